@@ -9,7 +9,6 @@ version is kept in `intacct_schema_version`, a name of our own so the state data
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from alembic import command
@@ -18,17 +17,16 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 
+from intacct.sql import include_dir
+
 VERSION_TABLE = "intacct_schema_version"
 # Any fixed number works: it only has to be the same for every process that migrates this database.
 _PG_MIGRATION_LOCK = 74_617_001
 
 
 def migrations_dir() -> Path:
-    """Where the revisions are: `include/migrations` of this checkout, or INTACCT_MIGRATIONS_DIR."""
-    override = os.environ.get("INTACCT_MIGRATIONS_DIR")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[2] / "include" / "migrations"
+    """Where the revisions are: `include/migrations` (see `intacct.sql.include_dir`)."""
+    return include_dir() / "migrations"
 
 
 def _config(script_location: Path) -> Config:

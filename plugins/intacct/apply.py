@@ -1,0 +1,689 @@
+"""Apply: turn the operator's selection into Forecast records and links, exactly once.
+
+Import, for each selected Intacct record of a plan:
+1. everything is checked before anything is written (`check_import`); a refusal names each value;
+2. one apply per entity type runs at a time (a lock row in the state database): a racing second run
+   waits, then finds the records linked and skips them;
+3. intents left by an earlier run that died are recovered first: the Forecast record it created (newer
+   than the intent's id floor, same values) is linked, or, if the write never happened, created now;
+4. per batch: the intent is committed, the Forecast records are created in one call, then links, audit
+   rows and intent removal are committed together.
+This holds for a Forecast reached only through an API: no step relies on a transaction spanning Forecast
+and the state database.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from intacct import links as link_store
+from intacct import plan as plans
+from intacct import staging
+from intacct.forecast import target as ft
+from intacct.objects import EMPLOYEE, OBJECTS, USERINFO
+from intacct.schema import (
+    forecast_snapshot_tables,
+    intacct_apply_lock,
+    intacct_import_intent,
+    intacct_plan,
+    staging_tables,
+)
+
+log = logging.getLogger(__name__)
+
+IMPORTABLE = {"importable", "suggest_link"}
+ALREADY_LINKED = {"linked", "source_deleted", "orphan_link"}
+EMPLOYEE_JOINS = ("contact", "email")
+# Called at named points of an import; tests use it to inject crashes. Production passes nothing.
+Checkpoint = Callable[[str], None]
+
+
+class ImportRefused(ValueError):
+    """An import request that cannot be carried out; nothing was written. `problems` names each value."""
+
+    def __init__(self, problems: Sequence[str]):
+        self.problems = tuple(problems)
+        super().__init__("import refused, nothing was written: " + "; ".join(self.problems))
+
+
+class ApplyBusy(RuntimeError):
+    """Another run holds the apply lock of this entity type for longer than we are willing to wait."""
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    entity_type: str
+    keys: tuple[str, ...]
+    include_inactive: bool = False
+    profile: str | int | None = None  # people: the permission profile, by name or id
+    assign_departments: bool = False  # people: give each person the Forecast department of their employee
+    employee_join: str = "contact"  # people: how users find their employee (shared contact, else email)
+    employee_batch_id: int | None = None
+    dry_run: bool = False
+
+
+@dataclass
+class ImportOutcome:
+    entity_type: str
+    dry_run: bool
+    created: list[tuple[str, int | None]] = field(default_factory=list)  # (Intacct key, Forecast id)
+    recovered: list[tuple[str, int]] = field(default_factory=list)
+    skipped_linked: list[str] = field(default_factory=list)
+    without_department: list[str] = field(default_factory=list)
+    # (Intacct key, Forecast person, department before, department after)
+    department_updates: list[tuple[str, int, int | None, int]] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "created": len(self.created),
+            "recovered": len(self.recovered),
+            "skipped_linked": len(self.skipped_linked),
+            "without_department": len(self.without_department),
+            "department_updates": len(self.department_updates),
+        }
+
+
+@dataclass(frozen=True)
+class _Selection:
+    """A checked import request: what to create (payload per key) and what to skip."""
+
+    to_create: dict[str, tuple[int | None, object]]  # key -> (recordno, New* payload)
+    skipped_linked: list[str]
+    without_department: list[str]
+    department_updates: list[tuple[str, int, int | None, int]]
+
+
+# -- checking ------------------------------------------------------------------------------------------
+
+
+def _plan_header(engine: Engine, plan_id: int):
+    with engine.connect() as connection:
+        header = (
+            connection.execute(select(intacct_plan).where(intacct_plan.c.id == plan_id)).mappings().first()
+        )
+    if header is None:
+        raise ImportRefused([f"plan {plan_id} does not exist"])
+    return header
+
+
+def _staged_rows(engine: Engine, object_name: str, batch_id: int, keys: Sequence[str]) -> dict[str, dict]:
+    spec = OBJECTS[object_name]
+    table = staging_tables[object_name]
+    key_column = table.c[spec.key_column]
+    found: dict[str, dict] = {}
+    with engine.connect() as connection:
+        for start in range(0, len(keys), 1000):
+            chunk = list(keys[start : start + 1000])
+            query = select(table).where(table.c.batch_id == batch_id, key_column.in_(chunk))
+            for row in connection.execute(query).mappings():
+                found[row[spec.key_column]] = dict(row)
+    return found
+
+
+def _resolve_profile(target: ft.ForecastTarget, profile: str | int | None) -> int:
+    profiles = target.list_profiles()
+    names = ", ".join(p.name for p in profiles)
+    if profile is None:
+        raise ImportRefused([f"permission_level is required for team members: one of {names}"])
+    for candidate in profiles:
+        if candidate.id == profile or (
+            isinstance(profile, str) and candidate.name.lower() == profile.lower()
+        ):
+            return candidate.id
+    raise ImportRefused(
+        [f"permission_level {profile!r} is not a Forecast permission profile: use one of {names}"]
+    )
+
+
+def _employee_departments(
+    engine: Engine, users: dict[str, dict], employee_batch_id: int | None, join: str
+) -> dict[str, str | None]:
+    """Intacct DEPARTMENTID of each user's employee: by shared contact name, else by email."""
+    if employee_batch_id is None:
+        latest = staging.latest_batch(engine, EMPLOYEE.name)
+        if latest is None:
+            raise ImportRefused(
+                ["assign_departments needs an extraction of Intacct employees; none was found"]
+            )
+        employee_batch_id = latest.id
+    employees = staging.batch_rows(engine, EMPLOYEE, employee_batch_id)
+    by_contact = {e["contact_name"]: e for e in employees if e["contact_name"]}
+    by_email = {e["email_key"]: e for e in employees if e["email_key"]}
+    result: dict[str, str | None] = {}
+    for key, user in users.items():
+        employee = None
+        if join == "contact" and user.get("contact_name"):
+            employee = by_contact.get(user["contact_name"])
+        if employee is None and user.get("email_key"):
+            employee = by_email.get(user["email_key"])
+        result[key] = employee["department_id"] if employee else None
+    return result
+
+
+def _payload(entity_type: str, row: dict, *, profile_id: int | None, department_id: int | None):
+    if entity_type == "client":
+        return ft.NewClient(
+            name=row["fc_name"],
+            street=row["fc_street"],
+            zip=row["fc_zip"],
+            city=row["fc_city"],
+            country=row["fc_country"],
+            vat_number=row["fc_vat_number"],
+        )
+    if entity_type == "department":
+        return ft.NewDepartment(name=row["fc_name"])
+    return ft.NewPerson(
+        first_name=row["fc_first_name"],
+        last_name=row["fc_last_name"],
+        email=row["fc_email"],
+        profile_id=profile_id,
+        department_id=department_id,
+        active=row["status"] == "active" and not row["login_disabled"],
+    )
+
+
+def _request_problems(header, request: ImportRequest, target: ft.ForecastTarget, plan_id: int) -> list[str]:
+    problems: list[str] = []
+    if header["entity_type"] != request.entity_type:
+        problems.append(f"plan {plan_id} is a {header['entity_type']} plan, not a {request.entity_type} plan")
+    if request.employee_join not in EMPLOYEE_JOINS:
+        problems.append(f"employee_join {request.employee_join!r} is not one of {', '.join(EMPLOYEE_JOINS)}")
+    capability = {
+        "client": ft.CREATE_CLIENTS,
+        "department": ft.CREATE_DEPARTMENTS,
+        "person": ft.CREATE_PEOPLE,
+    }
+    if not target.supports(capability[request.entity_type]):
+        problems.append(f"{target.describe()} cannot create {request.entity_type}s: link them instead")
+    duplicates = sorted({k for k in request.keys if request.keys.count(k) > 1})
+    problems += [f"{k!r} is selected more than once" for k in duplicates]
+    if not request.keys:
+        problems.append("no Intacct records were selected")
+    return problems
+
+
+def _classify(
+    state_engine: Engine, plan_id: int, header, request: ImportRequest
+) -> tuple[dict[str, dict], list[str], list[str]]:
+    """Sort the selected keys into (staged rows to create, keys already linked, problems)."""
+    spec = plans.entity(request.entity_type)
+    selected = set(request.keys)
+    rows = {r.intacct_key: r for r in plans.plan_rows(state_engine, plan_id) if r.intacct_key in selected}
+    staged = _staged_rows(state_engine, spec.intacct_object, header["intacct_batch_id"], request.keys)
+    to_create: dict[str, dict] = {}
+    skipped: list[str] = []
+    problems: list[str] = []
+    for key in request.keys:
+        row = rows.get(key)
+        if row is None or key not in staged:
+            problems.append(f"{key!r} is not an Intacct {spec.intacct_object} of this run's extraction")
+        elif row.action in ALREADY_LINKED or (
+            row.action == "source_inactive" and row.forecast_id is not None
+        ):
+            skipped.append(key)
+        elif row.action == "conflict":
+            problems.append(f"{key!r} cannot be imported: {row.reason}")
+        elif row.action == "source_inactive" and not request.include_inactive:
+            problems.append(f"{key!r} is inactive ({row.reason}); set include_inactive to import it")
+        else:
+            to_create[key] = staged[key]
+    return to_create, skipped, problems
+
+
+@dataclass
+class _TeamMemberSettings:
+    profile_id: int | None = None
+    departments: dict[str, int | None] = field(default_factory=dict)
+    without_department: list[str] = field(default_factory=list)
+    updates: list[tuple[str, int, int | None, int]] = field(default_factory=list)
+
+
+def _team_member_settings(
+    state_engine: Engine,
+    target: ft.ForecastTarget,
+    header,
+    request: ImportRequest,
+    to_create: dict[str, dict],
+    skipped: list[str],
+) -> _TeamMemberSettings:
+    """The profile and, when asked for, each person's Forecast department (refusing what cannot work)."""
+    settings = _TeamMemberSettings(profile_id=_resolve_profile(target, request.profile))
+    if not request.assign_departments:
+        return settings
+    department_links = {
+        link.intacct_key: link.forecast_id for link in link_store.links(state_engine, "department")
+    }
+    if not department_links:
+        raise ImportRefused(
+            [
+                "assign_departments was asked for, but no Intacct department is linked to Forecast yet: "
+                "import or link departments first"
+            ]
+        )
+    users = {**to_create, **_staged_rows(state_engine, USERINFO.name, header["intacct_batch_id"], skipped)}
+    employee_departments = _employee_departments(
+        state_engine, users, request.employee_batch_id, request.employee_join
+    )
+    for key in users:
+        settings.departments[key] = department_links.get(employee_departments.get(key) or "")
+    settings.without_department = sorted(k for k, d in settings.departments.items() if d is None)
+    linked_people = {link.intacct_key: link.forecast_id for link in link_store.links(state_engine, "person")}
+    current = {p.id: p.department_id for p in target.list_people()} if skipped else {}
+    for key in skipped:
+        person, department = linked_people.get(key), settings.departments.get(key)
+        if person is not None and department is not None and current.get(person) != department:
+            settings.updates.append((key, person, current.get(person), department))
+    return settings
+
+
+def check_import(
+    state_engine: Engine, target: ft.ForecastTarget, plan_id: int, request: ImportRequest
+) -> _Selection:
+    """Check a whole import request against its plan; raise `ImportRefused` listing every problem."""
+    header = _plan_header(state_engine, plan_id)
+    problems = _request_problems(header, request, target, plan_id)
+    if problems:
+        raise ImportRefused(problems)
+    to_create, skipped, problems = _classify(state_engine, plan_id, header, request)
+    if problems:
+        raise ImportRefused(problems)
+    people = _TeamMemberSettings()
+    if request.entity_type == "person" and (to_create or skipped):
+        people = _team_member_settings(state_engine, target, header, request, to_create, skipped)
+    try:
+        payloads = {
+            key: (
+                row["recordno"],
+                _payload(
+                    request.entity_type,
+                    row,
+                    profile_id=people.profile_id,
+                    department_id=people.departments.get(key),
+                ),
+            )
+            for key, row in to_create.items()
+        }
+    except ValueError as exc:  # the target's own validation of a value Intacct gave us
+        raise ImportRefused([str(exc)]) from None
+    return _Selection(payloads, skipped, people.without_department, people.updates)
+
+
+# -- the lock ------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def apply_lock(
+    engine: Engine,
+    entity_type: str,
+    owner: str,
+    *,
+    stale_after: timedelta = timedelta(minutes=15),
+    wait: timedelta = timedelta(minutes=10),
+    poll: float = 0.5,
+) -> Iterator[Callable[[], None]]:
+    """Hold the apply lock of an entity type; yields a heartbeat to call between batches.
+
+    A lock whose holder stopped beating for `stale_after` (a crashed worker) is taken over.
+    """
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert(intacct_apply_lock).values(entity_type=entity_type))
+    except IntegrityError:
+        pass  # the row exists already
+    deadline = time.monotonic() + wait.total_seconds()
+    table = intacct_apply_lock
+    while True:
+        now = datetime.now(UTC)
+        with engine.begin() as connection:
+            taken = connection.execute(
+                update(table)
+                .where(
+                    table.c.entity_type == entity_type,
+                    or_(
+                        table.c.owner.is_(None),
+                        table.c.owner == owner,
+                        table.c.heartbeat_at < now - stale_after,
+                    ),
+                )
+                .values(owner=owner, heartbeat_at=now)
+            ).rowcount
+            holder = None
+            if not taken:
+                holder = connection.execute(
+                    select(table.c.owner, table.c.heartbeat_at).where(table.c.entity_type == entity_type)
+                ).first()
+        if taken:
+            break
+        if time.monotonic() >= deadline:
+            raise ApplyBusy(
+                f"another run ({holder.owner if holder else 'unknown'}) is applying {entity_type}s "
+                f"(last seen {holder.heartbeat_at if holder else 'never'}); try again when it has finished"
+            )
+        time.sleep(poll)
+
+    def heartbeat() -> None:
+        with engine.begin() as connection:
+            connection.execute(
+                update(table)
+                .where(table.c.entity_type == entity_type, table.c.owner == owner)
+                .values(heartbeat_at=datetime.now(UTC))
+            )
+
+    try:
+        yield heartbeat
+    finally:
+        with engine.begin() as connection:
+            connection.execute(
+                update(table)
+                .where(table.c.entity_type == entity_type, table.c.owner == owner)
+                .values(owner=None, heartbeat_at=None)
+            )
+
+
+# -- writing -------------------------------------------------------------------------------------------
+
+_CREATE = {
+    "client": ("create_clients", "list_clients", ft.NewClient),
+    "department": ("create_departments", "list_departments", ft.NewDepartment),
+    "person": ("create_people", "list_people", ft.NewPerson),
+}
+
+
+def _payload_json(payload) -> str:
+    return json.dumps({"type": type(payload).__name__, **vars(payload)}, sort_keys=True)
+
+
+def _payload_from_json(entity_type: str, text: str):
+    values = json.loads(text)
+    values.pop("type")
+    return _CREATE[entity_type][2](**values)
+
+
+def _matches(record, payload) -> bool:
+    return all(getattr(record, name) == value for name, value in vars(payload).items())
+
+
+def _write_intents(state_engine: Engine, entity_type: str, items, floor: int, run_id: str | None) -> None:
+    now = datetime.now(UTC)
+    with state_engine.begin() as connection:
+        connection.execute(
+            insert(intacct_import_intent),
+            [
+                {
+                    "entity_type": entity_type,
+                    "intacct_key": key,
+                    "intacct_recordno": recordno,
+                    "run_id": run_id,
+                    "payload_json": _payload_json(payload),
+                    "forecast_id_floor": floor,
+                    "created_at": now,
+                }
+                for key, (recordno, payload) in items
+            ],
+        )
+
+
+def _link_created(
+    state_engine: Engine,
+    entity_type: str,
+    created: Sequence[tuple[str, int | None, int]],
+    *,
+    run_id: str | None,
+    actor: str | None,
+    audit_action: str = "import",
+) -> None:
+    """Link (key, recordno, forecast_id) triples, audit them and drop their intents, in one transaction."""
+    keys = [key for key, _, _ in created]
+    with state_engine.begin() as connection:
+        link_store.insert_links(
+            connection,
+            entity_type,
+            [(forecast_id, key, recordno) for key, recordno, forecast_id in created],
+            origin="import",
+            run_id=run_id,
+            actor=actor,
+            audit_action=audit_action,
+        )
+        connection.execute(
+            delete(intacct_import_intent).where(
+                intacct_import_intent.c.entity_type == entity_type,
+                intacct_import_intent.c.intacct_key.in_(keys),
+            )
+        )
+
+
+def _recover(
+    state_engine: Engine,
+    target: ft.ForecastTarget,
+    entity_type: str,
+    *,
+    run_id: str | None,
+    actor: str | None,
+) -> tuple[list[tuple[str, int]], list[tuple[str, int | None, object]]]:
+    """Finish what a dead run started. Returns (linked after recovery, still to create)."""
+    with state_engine.connect() as connection:
+        intents = (
+            connection.execute(
+                select(intacct_import_intent)
+                .where(intacct_import_intent.c.entity_type == entity_type)
+                .order_by(intacct_import_intent.c.id)
+            )
+            .mappings()
+            .all()
+        )
+    if not intents:
+        return [], []
+    existing = link_store.links(state_engine, entity_type)
+    linked_keys = {link.intacct_key for link in existing}
+    taken = {link.forecast_id for link in existing}
+    records = getattr(target, _CREATE[entity_type][1])()
+    recovered: list[tuple[str, int | None, int]] = []
+    redo: list[tuple[str, int | None, object]] = []
+    stale: list[str] = []
+    for intent in intents:
+        key = intent["intacct_key"]
+        if key in linked_keys:
+            stale.append(key)
+            continue
+        payload = _payload_from_json(entity_type, intent["payload_json"])
+        found = next(
+            (
+                r
+                for r in sorted(records, key=lambda r: r.id)
+                if r.id > intent["forecast_id_floor"] and r.id not in taken and _matches(r, payload)
+            ),
+            None,
+        )
+        if found is not None:
+            taken.add(found.id)
+            recovered.append((key, intent["intacct_recordno"], found.id))
+        else:
+            redo.append((key, intent["intacct_recordno"], payload))
+    if recovered:
+        _link_created(state_engine, entity_type, recovered, run_id=run_id, actor=actor, audit_action="import")
+        log.warning("recovered %d %s import(s) interrupted by an earlier run", len(recovered), entity_type)
+    done = stale + [key for key, _, _ in redo]
+    if done:
+        with state_engine.begin() as connection:
+            connection.execute(
+                delete(intacct_import_intent).where(
+                    intacct_import_intent.c.entity_type == entity_type,
+                    intacct_import_intent.c.intacct_key.in_(done),
+                )
+            )
+    return [(key, forecast_id) for key, _, forecast_id in recovered], redo
+
+
+def import_selected(
+    state_engine: Engine,
+    target: ft.ForecastTarget,
+    plan_id: int,
+    request: ImportRequest,
+    *,
+    run_id: str | None,
+    actor: str | None = None,
+    batch_size: int = 500,
+    checkpoint: Checkpoint | None = None,
+) -> ImportOutcome:
+    """Import the selected Intacct records of a plan into Forecast and link them (see the module doc)."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    mark = checkpoint or (lambda _point: None)
+    selection = check_import(state_engine, target, plan_id, request)
+    outcome = ImportOutcome(
+        request.entity_type,
+        request.dry_run,
+        skipped_linked=selection.skipped_linked,
+        without_department=selection.without_department,
+        department_updates=selection.department_updates,
+    )
+    if request.dry_run:
+        outcome.created = [(key, None) for key in selection.to_create]
+        return outcome
+
+    entity_type = request.entity_type
+    create = getattr(target, _CREATE[entity_type][0])
+    with apply_lock(state_engine, entity_type, owner=run_id or f"apply-{time.time_ns()}") as heartbeat:
+        recovered, redo = _recover(state_engine, target, entity_type, run_id=run_id, actor=actor)
+        outcome.recovered = recovered
+        # Another run may have linked some of the selection while we waited for the lock.
+        linked_now = {link.intacct_key for link in link_store.links(state_engine, entity_type)}
+        pending = [(k, v) for k, v in selection.to_create.items() if k not in linked_now]
+        recovered_keys = {k for k, _ in recovered}
+        outcome.skipped_linked += [k for k in selection.to_create if k in linked_now and k not in recovered_keys]
+        pending_keys = {k for k, _ in pending}
+        pending += [(k, (recordno, payload)) for k, recordno, payload in redo if k not in pending_keys]
+        floor = max((r.id for r in getattr(target, _CREATE[entity_type][1])()), default=0)
+        for start in range(0, len(pending), batch_size):
+            chunk = pending[start : start + batch_size]
+            mark("before_intent")
+            _write_intents(state_engine, entity_type, chunk, floor, run_id)
+            mark("after_intent")
+            records = create([payload for _, (_, payload) in chunk])
+            mark("after_forecast_write")
+            created = [
+                (key, recordno, record.id)
+                for (key, (recordno, _)), record in zip(chunk, records, strict=True)
+            ]
+            _link_created(state_engine, entity_type, created, run_id=run_id, actor=actor)
+            mark("after_link_write")
+            outcome.created += [(key, forecast_id) for key, _, forecast_id in created]
+            floor = max([floor, *(forecast_id for _, _, forecast_id in created)])
+            heartbeat()
+        for key, person_id, before, after in selection.department_updates:
+            target.update_person(person_id, department_id=after)
+            with state_engine.begin() as connection:
+                link_store.audit(
+                    connection,
+                    action="update",
+                    entity_type="person",
+                    forecast_id=person_id,
+                    intacct_key=key,
+                    before={"department_id": before},
+                    after={"department_id": after},
+                    run_id=run_id,
+                    actor=actor,
+                )
+    return outcome
+
+
+# -- links ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LinkRequest:
+    entity_type: str
+    links: tuple[link_store.LinkPair, ...] = ()
+    unlink: tuple[int, ...] = ()  # Forecast ids
+    relink: bool = False
+    dry_run: bool = False
+
+
+@dataclass
+class LinkOutcome:
+    entity_type: str
+    dry_run: bool
+    linked: list[link_store.LinkPair] = field(default_factory=list)
+    unlinked: list[int] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {"linked": len(self.linked), "unlinked": len(self.unlinked)}
+
+
+def check_links(state_engine: Engine, plan_id: int, request: LinkRequest) -> dict[str, int | None]:
+    """Check a link/unlink request against its plan's batch and snapshot; returns each key's RECORDNO.
+
+    Raises `LinkRequestRefused` listing every offending pair; nothing is written.
+    """
+    header = _plan_header(state_engine, plan_id)
+    spec = plans.entity(request.entity_type)
+    if header["entity_type"] != request.entity_type:
+        raise link_store.LinkRequestRefused([f"plan {plan_id} is a {header['entity_type']} plan"])
+    staged = _staged_rows(
+        state_engine, spec.intacct_object, header["intacct_batch_id"], [p.intacct_key for p in request.links]
+    )
+    table = forecast_snapshot_tables[request.entity_type]
+    with state_engine.connect() as connection:
+        forecast_ids = set(
+            connection.execute(
+                select(table.c.forecast_id).where(table.c.snapshot_id == header["forecast_snapshot_id"])
+            ).scalars()
+        )
+    existing = link_store.links(state_engine, request.entity_type)
+    problems = link_store.check_link_request(
+        existing,
+        request.links,
+        forecast_ids=forecast_ids,
+        intacct_keys=set(staged),
+        entity_label=request.entity_type,
+        relink=request.relink,
+    )
+    linked = {link.forecast_id for link in existing}
+    unlinking = set(request.unlink)
+    problems += [
+        f"unlink {i}: Forecast {request.entity_type} {i} is not linked"
+        for i in request.unlink
+        if i not in linked
+    ]
+    problems += [
+        f"({p.forecast_id}, {p.intacct_key!r}): Forecast {request.entity_type} {p.forecast_id} is also being unlinked"
+        for p in request.links
+        if p.forecast_id in unlinking
+    ]
+    if problems:
+        raise link_store.LinkRequestRefused(problems)
+    return {key: row["recordno"] for key, row in staged.items()}
+
+
+def link_selected(
+    state_engine: Engine,
+    plan_id: int,
+    request: LinkRequest,
+    *,
+    run_id: str | None,
+    actor: str | None = None,
+) -> LinkOutcome:
+    """Carry out a checked link/unlink request in one transaction (or only check it, for a dry run)."""
+    recordnos = check_links(state_engine, plan_id, request)
+    outcome = LinkOutcome(request.entity_type, request.dry_run, list(request.links), list(request.unlink))
+    if request.dry_run:
+        return outcome
+    with state_engine.begin() as connection:
+        if request.unlink:
+            link_store.remove_links(
+                connection, request.entity_type, request.unlink, run_id=run_id, actor=actor
+            )
+        if request.links:
+            link_store.replace_links(
+                connection, request.entity_type, request.links, recordnos, run_id=run_id, actor=actor
+            )
+    return outcome

@@ -1,0 +1,264 @@
+"""The Intacct XML Web Services client: sessions, transport, retries, concurrency slots, call counting.
+
+It sends what `requests.py` builds and reads what `responses.py` parses. No Airflow here: the Airflow
+hook (`intacct.airflow.hooks`) hands it a configured HTTP session and the connection's settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+
+import requests as http
+from lxml.etree import _Element as Element
+
+from intacct.gateway import requests as build
+from intacct.gateway import responses
+from intacct.gateway.counter import CallCounter
+from intacct.gateway.errors import IntacctError, TransportError
+from intacct.gateway.retry import Pause, RetryBudget, RetryPolicy
+
+log = logging.getLogger(__name__)
+
+# Intacct's documented entry point; every session then moves to the endpoint getAPISession returns.
+DEFAULT_ENDPOINT = "https://api.intacct.com/ia/xml/xmlgw.phtml"
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """What the client needs to talk to one Intacct company (secrets stay out of repr)."""
+
+    sender: build.SenderCredentials
+    login: build.LoginCredentials
+    endpoint: str = DEFAULT_ENDPOINT
+    # The company's concurrent-request entitlement: never more requests than this in flight at once.
+    slots: int = 2
+    connect_timeout: float = 10.0
+    # Intacct can take minutes on a big page and keeps working after a client gives up.
+    read_timeout: float = 300.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # Refresh a session this long before Intacct's sessiontimeout rather than racing it.
+    session_margin: timedelta = timedelta(minutes=5)
+    # Only for a gateway that does not report the user's GMT offset: the zone its timestamps are in.
+    time_zone: tzinfo | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.slots <= 64:
+            raise ValueError(f"slots must be between 1 and 64, got {self.slots}")
+        if not self.endpoint.startswith(("http://", "https://")):
+            raise ValueError(f"endpoint must be an http(s) URL, got {self.endpoint!r}")
+
+
+@dataclass
+class _Session:
+    session_id: str
+    endpoint: str
+    location_id: str | None
+    expires_at: datetime | None
+
+
+class IntacctClient:
+    """A thread-safe client for one Intacct company; share one instance between worker threads."""
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        *,
+        http_session: http.Session | None = None,
+        counter: CallCounter | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sleep: Callable[[float], None] = time.sleep,
+        on_secret: Callable[[str], None] | None = None,
+    ):
+        self.config = config
+        self.counter = counter or CallCounter()
+        self._http = http_session or http.Session()
+        self._now = now
+        self._sleep = sleep
+        self._slots = threading.BoundedSemaphore(config.slots)
+        self._pause = Pause(sleep=sleep)
+        self._session_lock = threading.Lock()
+        self._session: _Session | None = None
+        self._formatting: responses.UserFormatting | None = None
+        # Told about every session id we receive, so a log masker can hide it.
+        self._on_secret = on_secret
+
+    # -- public API -------------------------------------------------------------------------------
+
+    def call(self, function: Element, *, object_name: str = "") -> responses.Result:
+        """Send one function under a session and return its successful result.
+
+        Retries what is worth retrying (see `retry.py`), signs in again when the session expired, and
+        raises the typed `IntacctError` otherwise.
+        """
+        return self._with_retries(lambda: self._call_in_session(function, object_name))
+
+    def user_time_zone(self) -> tzinfo:
+        """The API user's time zone: Intacct renders and compares every timestamp in it."""
+        if self.config.time_zone is not None:
+            return self.config.time_zone
+        zone = self.user_formatting().tzinfo
+        if zone is None:
+            raise IntacctError(
+                "Intacct did not report the API user's GMT offset (readUserFormatting)",
+                advice="set time_zone in the connection extra to the zone of the user's Intacct preferences",
+            )
+        return zone
+
+    def user_formatting(self) -> responses.UserFormatting:
+        """The API user's formatting preferences (read once per client)."""
+        if self._formatting is None:
+            result = self.call(
+                build.read_user_formatting(self.config.login.user_id), object_name="USERFORMATTING"
+            )
+            self._formatting = responses.user_formatting(result)
+        return self._formatting
+
+    @property
+    def location_id(self) -> str | None:
+        """The entity the current session works in (None at the top level or before signing in)."""
+        return self._session.location_id if self._session else None
+
+    def sign_in(self) -> None:
+        """Open a session now, so bad credentials surface before any work starts."""
+        self._with_retries(self._current_session)
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- sessions ---------------------------------------------------------------------------------
+
+    def _current_session(self) -> _Session:
+        with self._session_lock:
+            session = self._session
+            if session is None or (
+                session.expires_at is not None
+                and self._now() >= session.expires_at - self.config.session_margin
+            ):
+                self._session = session = self._open_session()
+            return session
+
+    def _open_session(self) -> _Session:
+        """Sign in with the user's credentials and move to the endpoint Intacct hands back."""
+        function = build.get_api_session(self.config.login.entity_id)
+        response = self._send(self.config.endpoint, self.config.login, function, "getAPISession", "")
+        result = response.results[0]
+        result.raise_for_status()
+        api = responses.api_session(result)
+        if self._on_secret:
+            self._on_secret(api.session_id)
+        log.info(
+            "Intacct session opened for company %s%s",
+            self.config.login.company_id,
+            f", entity {api.location_id}" if api.location_id else "",
+        )
+        return _Session(
+            session_id=api.session_id,
+            endpoint=api.endpoint or self.config.endpoint,
+            location_id=api.location_id,
+            expires_at=response.authentication.session_timeout if response.authentication else None,
+        )
+
+    def _forget_session(self, session: _Session) -> None:
+        # Only the thread that saw the failure of *this* session replaces it; the others reuse the new one.
+        with self._session_lock:
+            if self._session is session:
+                self._session = None
+
+    def _call_in_session(self, function: Element, object_name: str) -> responses.Result:
+        session = self._current_session()
+        try:
+            response = self._send(
+                session.endpoint, build.SessionAuth(session.session_id), function, function.tag, object_name
+            )
+            result = response.results[0]
+            result.raise_for_status()
+        except IntacctError as error:
+            if error.reauthenticate:
+                self._forget_session(session)
+            raise
+        if response.authentication and response.authentication.session_timeout:
+            session.expires_at = response.authentication.session_timeout  # Intacct slides it on every call
+        return result
+
+    # -- transport --------------------------------------------------------------------------------
+
+    def _send(
+        self, url: str, auth, function: Element, function_name: str, object_name: str
+    ) -> responses.Response:
+        control_id = uuid.uuid4().hex
+        body = build.build_request(self.config.sender, auth, [(control_id, function)], control_id=control_id)
+        self._pause.wait()
+        with self._slots:
+            self.counter.record(function_name, object_name)
+            try:
+                reply = self._http.post(
+                    url,
+                    data=body,
+                    headers={"Content-Type": "application/xml; charset=UTF-8"},
+                    timeout=(self.config.connect_timeout, self.config.read_timeout),
+                )
+            except http.Timeout as exc:
+                raise TransportError(
+                    f"Intacct did not answer {function_name} within {self.config.read_timeout:.0f} s",
+                    function=function_name,
+                ) from exc
+            except http.ConnectionError as exc:
+                raise TransportError(
+                    f"the connection to Intacct dropped during {function_name} ({type(exc).__name__})",
+                    function=function_name,
+                ) from exc
+        return responses.parse_response(
+            reply.content,
+            http_status=reply.status_code,
+            content_type=reply.headers.get("Content-Type"),
+            retry_after=reply.headers.get("Retry-After"),
+        )
+
+    def _with_retries(self, attempt: Callable[[], object]):
+        budget = RetryBudget(self.config.retry, self._pause)
+        reauthentications = 0
+        while True:
+            try:
+                return attempt()
+            except IntacctError as error:
+                if error.reauthenticate and reauthentications < 2:
+                    reauthentications += 1
+                    log.warning("Intacct session expired; signing in again (%s)", error)
+                    continue
+                wait = budget.next_wait(error)
+                if wait is None:
+                    raise
+                log.warning(
+                    "Intacct call failed, retrying in %.1f s (attempt %d): %s", wait, budget.attempts, error
+                )
+                self._sleep(wait)
+
+
+def query_page(
+    client: IntacctClient,
+    object_name: str,
+    select: Sequence[str],
+    *,
+    filter: build.Filter | None = None,
+    orderby: Sequence[tuple[str, bool]] = (),
+    pagesize: int = 2000,
+    show_private: bool = False,
+) -> responses.Result:
+    """One `query` page: a convenience over `client.call` used by extraction and the connection test."""
+    return client.call(
+        build.query(
+            object_name,
+            select,
+            filter=filter,
+            orderby=orderby,
+            pagesize=pagesize,
+            show_private=show_private,
+        ),
+        object_name=object_name,
+    )

@@ -1,0 +1,198 @@
+"""The plan: an Intacct batch diffed against a Forecast snapshot and the existing links.
+
+Every Intacct record of the batch gets one plan row, and so does every link whose Intacct record is not
+in the batch. Actions (one vocabulary everywhere):
+
+| action | meaning |
+|---|---|
+| `importable` | not linked, no Forecast record matches: can be imported |
+| `linked` | linked; `changed_fields` lists the Forecast fields that differ from Intacct |
+| `suggest_link` | not linked; one unlinked Forecast record matches (`reason`, `confidence`) |
+| `conflict` | cannot be imported or linked as is; `reason` names why (no email, shared email, several matches) |
+| `source_inactive` | inactive in Intacct (importable only when asked); linked or not |
+| `source_deleted` | linked, but gone from Intacct (only a full batch can say so) |
+| `orphan_link` | linked, but the Forecast record is gone |
+
+The decisions are SQL (`include/sql/plan_decide.sql`), the same for every entity: each entity only
+projects its rows onto common columns (`include/sql/plan_inputs_<entity>.sql`). Match keys were computed
+in Python when the rows were staged, so the SQL is identical on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, delete, func, insert, select
+
+from intacct import staging
+from intacct.schema import intacct_plan, intacct_plan_row, intacct_plan_source, intacct_plan_target
+from intacct.sql import run_file
+
+ACTIONS = (
+    "importable",
+    "linked",
+    "suggest_link",
+    "conflict",
+    "source_inactive",
+    "source_deleted",
+    "orphan_link",
+)
+
+
+@dataclass(frozen=True)
+class EntityPlan:
+    """How one entity type is planned: its objects, compared fields and match keys."""
+
+    entity_type: str
+    intacct_object: str
+    fields: tuple[str, ...]  # the Forecast fields compared, in the order of v1..v6
+    key1_label: str
+    key1_confidence: float
+    key2_label: str = ""
+    key2_confidence: float = 0.0
+    key1_unique: bool = False  # two Intacct records sharing key1 is a conflict (users' emails)
+
+
+ENTITIES: dict[str, EntityPlan] = {
+    e.entity_type: e
+    for e in (
+        EntityPlan(
+            "client",
+            "CUSTOMER",
+            ("name", "street", "zip", "city", "country", "vat_number"),
+            key1_label="name (ignoring case, accents, punctuation and legal suffixes)",
+            key1_confidence=0.9,
+        ),
+        EntityPlan(
+            "department",
+            "DEPARTMENT",
+            ("name",),
+            key1_label="name (ignoring case, accents and punctuation)",
+            key1_confidence=0.9,
+        ),
+        EntityPlan(
+            "person",
+            "USERINFO",
+            ("first_name", "last_name", "email"),
+            key1_label="email",
+            key1_confidence=0.95,
+            key2_label="name",
+            key2_confidence=0.6,
+            key1_unique=True,
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    intacct_key: str | None
+    intacct_recordno: int | None
+    forecast_id: int | None
+    action: str
+    reason: str | None
+    confidence: float | None
+    changed_fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    plan_id: int
+    entity_type: str
+    batch_id: int
+    batch_kind: str
+    snapshot_id: int
+    counts: dict[str, int]
+
+
+def entity(entity_type: str) -> EntityPlan:
+    try:
+        return ENTITIES[entity_type]
+    except KeyError:
+        raise ValueError(
+            f"unknown entity type {entity_type!r}: expected one of {', '.join(ENTITIES)}"
+        ) from None
+
+
+def build_plan(
+    engine: Engine, entity_type: str, *, batch_id: int, snapshot_id: int, run_id: str | None = None
+) -> PlanResult:
+    """Diff a complete Intacct batch against a Forecast snapshot and the links; store and count the rows."""
+    spec = entity(entity_type)
+    batch = staging.get_batch(engine, batch_id)
+    if batch.object != spec.intacct_object or batch.status != "complete":
+        raise ValueError(
+            f"batch {batch_id} is a {batch.status} {batch.object} batch; a {entity_type} plan needs a "
+            f"complete {spec.intacct_object} batch"
+        )
+    fields = {f"f{n}": name for n, name in enumerate(spec.fields, start=1)}
+    params = {
+        "entity_type": spec.entity_type,
+        "batch_id": batch_id,
+        "snapshot_id": snapshot_id,
+        "is_full": int(batch.kind == "full"),
+        "key1_unique": int(spec.key1_unique),
+        "key1_label": spec.key1_label,
+        "key2_label": spec.key2_label or "key",
+        "key1_confidence": spec.key1_confidence,
+        "key2_confidence": spec.key2_confidence,
+        **{f"f{n}": fields.get(f"f{n}", "") for n in range(1, 7)},
+    }
+    with engine.begin() as connection:
+        plan_id = connection.execute(
+            insert(intacct_plan)
+            .values(
+                entity_type=spec.entity_type,
+                run_id=run_id,
+                created_at=datetime.now(UTC),
+                intacct_batch_id=batch_id,
+                batch_kind=batch.kind,
+                forecast_snapshot_id=snapshot_id,
+            )
+            .returning(intacct_plan.c.id)
+        ).scalar_one()
+        params["plan_id"] = plan_id
+        run_file(connection, f"plan_inputs_{spec.entity_type}.sql", params)
+        run_file(connection, "plan_decide.sql", params)
+        # The projections were only the decision's input; the rows keep what was decided.
+        connection.execute(delete(intacct_plan_source).where(intacct_plan_source.c.plan_id == plan_id))
+        connection.execute(delete(intacct_plan_target).where(intacct_plan_target.c.plan_id == plan_id))
+    return PlanResult(
+        plan_id, spec.entity_type, batch_id, batch.kind, snapshot_id, plan_counts(engine, plan_id)
+    )
+
+
+def plan_counts(engine: Engine, plan_id: int) -> dict[str, int]:
+    """Rows per action, every action present (zero when none)."""
+    with engine.connect() as connection:
+        found = dict(
+            connection.execute(
+                select(intacct_plan_row.c.action, func.count())
+                .where(intacct_plan_row.c.plan_id == plan_id)
+                .group_by(intacct_plan_row.c.action)
+            ).all()
+        )
+    return {action: int(found.get(action, 0)) for action in ACTIONS}
+
+
+def plan_rows(engine: Engine, plan_id: int, actions: Iterable[str] | None = None) -> list[PlanRow]:
+    """The rows of a plan (optionally only some actions), ordered by Intacct key."""
+    query = select(intacct_plan_row).where(intacct_plan_row.c.plan_id == plan_id)
+    if actions is not None:
+        query = query.where(intacct_plan_row.c.action.in_(list(actions)))
+    with engine.connect() as connection:
+        rows = connection.execute(query.order_by(intacct_plan_row.c.intacct_key)).mappings().all()
+    return [
+        PlanRow(
+            intacct_key=r["intacct_key"],
+            intacct_recordno=r["intacct_recordno"],
+            forecast_id=r["forecast_id"],
+            action=r["action"],
+            reason=r["reason"],
+            confidence=r["confidence"],
+            changed_fields=tuple(r["changed_fields"].split(",")) if r["changed_fields"] else (),
+        )
+        for r in rows
+    ]

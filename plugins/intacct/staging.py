@@ -1,0 +1,167 @@
+"""Staging batches in the state database: one extraction of one Intacct object, visible only when complete.
+
+A batch is `running` while its pages stream in, `complete` once every page landed, and `failed` (its
+rows removed) when the extraction stopped half-way; readers only ever see complete batches. Old batches
+are pruned by a retention count per object and kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, and_, delete, func, insert, select, update
+
+from intacct.objects import ObjectSpec
+from intacct.schema import intacct_batch, staging_tables
+
+BATCH_KINDS = ("full", "incremental", "targeted")
+
+
+@dataclass(frozen=True)
+class Batch:
+    id: int
+    object: str
+    kind: str
+    status: str
+    run_id: str | None
+    started_at: datetime
+    finished_at: datetime | None
+    row_count: int
+    api_calls: int
+    watermark: datetime | None
+
+
+def begin_batch(engine: Engine, spec: ObjectSpec, kind: str, run_id: str | None) -> int:
+    """Open a batch for `spec`; its rows stay invisible until `complete_batch`."""
+    if kind not in BATCH_KINDS:
+        raise ValueError(f"unknown batch kind {kind!r}: expected one of {', '.join(BATCH_KINDS)}")
+    with engine.begin() as connection:
+        return connection.execute(
+            insert(intacct_batch)
+            .values(
+                object=spec.name,
+                kind=kind,
+                run_id=run_id,
+                status="running",
+                started_at=datetime.now(UTC),
+                row_count=0,
+                api_calls=0,
+            )
+            .returning(intacct_batch.c.id)
+        ).scalar_one()
+
+
+def insert_rows(engine: Engine, spec: ObjectSpec, batch_id: int, rows: Iterable[Mapping[str, object]]) -> int:
+    """Add one page of converted records to a running batch, in one transaction."""
+    payload = [{**row, "batch_id": batch_id} for row in rows]
+    if payload:
+        with engine.begin() as connection:
+            connection.execute(insert(staging_tables[spec.name]), payload)
+    return len(payload)
+
+
+def complete_batch(
+    engine: Engine, spec: ObjectSpec, batch_id: int, *, api_calls: int, watermark: datetime | None
+):
+    """Make a batch visible, recording its size, cost and watermark."""
+    table = staging_tables[spec.name]
+    with engine.begin() as connection:
+        rows = connection.execute(select(func.count()).where(table.c.batch_id == batch_id)).scalar_one()
+        connection.execute(
+            update(intacct_batch)
+            .where(intacct_batch.c.id == batch_id)
+            .values(
+                status="complete",
+                finished_at=datetime.now(UTC),
+                row_count=rows,
+                api_calls=api_calls,
+                watermark=watermark,
+            )
+        )
+    return rows
+
+
+def fail_batch(engine: Engine, spec: ObjectSpec, batch_id: int, *, api_calls: int) -> None:
+    """Mark a batch failed and drop its partial rows: a half extraction must never be read as a whole."""
+    with engine.begin() as connection:
+        connection.execute(
+            delete(staging_tables[spec.name]).where(staging_tables[spec.name].c.batch_id == batch_id)
+        )
+        connection.execute(
+            update(intacct_batch)
+            .where(intacct_batch.c.id == batch_id)
+            .values(status="failed", finished_at=datetime.now(UTC), api_calls=api_calls)
+        )
+
+
+def get_batch(engine: Engine, batch_id: int) -> Batch:
+    with engine.connect() as connection:
+        row = connection.execute(select(intacct_batch).where(intacct_batch.c.id == batch_id)).mappings().one()
+    return Batch(**{k: row[k] for k in Batch.__dataclass_fields__})
+
+
+def latest_batch(engine: Engine, object_name: str, kinds: Iterable[str] = BATCH_KINDS) -> Batch | None:
+    """The newest complete batch of an object among `kinds`, or None."""
+    with engine.connect() as connection:
+        row = (
+            connection.execute(
+                select(intacct_batch)
+                .where(
+                    and_(
+                        intacct_batch.c.object == object_name,
+                        intacct_batch.c.status == "complete",
+                        intacct_batch.c.kind.in_(list(kinds)),
+                    )
+                )
+                .order_by(intacct_batch.c.id.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
+    return Batch(**{k: row[k] for k in Batch.__dataclass_fields__}) if row else None
+
+
+def batch_rows(engine: Engine, spec: ObjectSpec, batch_id: int) -> list[dict[str, object]]:
+    """All rows of one batch, ordered by RECORDNO (for reports and tests; the plan reads them in SQL)."""
+    table = staging_tables[spec.name]
+    with engine.connect() as connection:
+        result = connection.execute(
+            select(table).where(table.c.batch_id == batch_id).order_by(table.c.recordno)
+        )
+        return [dict(row) for row in result.mappings()]
+
+
+def prune_batches(engine: Engine, object_name: str, *, keep: int) -> int:
+    """Delete all but the newest `keep` finished batches of each kind of an object; returns how many went.
+
+    Running batches are never touched: another run may be filling them.
+    """
+    if keep < 1:
+        raise ValueError(f"retention must keep at least one batch, got {keep}")
+    removed = 0
+    with engine.begin() as connection:
+        for kind in BATCH_KINDS:
+            ids = (
+                connection.execute(
+                    select(intacct_batch.c.id)
+                    .where(
+                        intacct_batch.c.object == object_name,
+                        intacct_batch.c.kind == kind,
+                        intacct_batch.c.status != "running",
+                    )
+                    .order_by(intacct_batch.c.id.desc())
+                    .offset(keep)
+                )
+                .scalars()
+                .all()
+            )
+            if ids:
+                # Explicit child deletes: SQLite only cascades when foreign keys are on for the connection.
+                for table in staging_tables.values():
+                    connection.execute(delete(table).where(table.c.batch_id.in_(ids)))
+                connection.execute(delete(intacct_batch).where(intacct_batch.c.id.in_(ids)))
+                removed += len(ids)
+    return removed

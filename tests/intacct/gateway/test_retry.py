@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from intacct.gateway.errors import (
+    GatewayServerError,
+    ServiceOfflineError,
+    ThrottledError,
+    UserAuthenticationError,
+)
+from intacct.gateway.retry import Pause, RetryBudget, RetryPolicy
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def budget(policy: RetryPolicy, clock: FakeClock, pause: Pause | None = None) -> RetryBudget:
+    return RetryBudget(policy, pause or Pause(clock, clock.sleep), clock=clock, rng=random.Random(7))
+
+
+def test_non_retryable_errors_fail_at_once():
+    clock = FakeClock()
+    assert budget(RetryPolicy(), clock).next_wait(UserAuthenticationError()) is None
+
+
+def test_backoff_grows_exponentially_within_its_cap():
+    policy = RetryPolicy(base_delay=1, max_delay=8, max_attempts=20, max_total=10_000)
+    rng = random.Random(1)
+    ceilings = [min(8, 2 ** (n - 1)) for n in range(1, 8)]
+    for attempt, ceiling in enumerate(ceilings, start=1):
+        waits = [policy.backoff(attempt, rng) for _ in range(200)]
+        assert min(waits) >= 0 and max(waits) <= ceiling
+        assert max(waits) > ceiling * 0.8  # full jitter spreads over the whole range
+
+
+def test_attempts_are_capped():
+    clock = FakeClock()
+    b = budget(RetryPolicy(max_attempts=3, max_total=10_000), clock)
+    waits = [b.next_wait(GatewayServerError(http_status=503)) for _ in range(4)]
+    assert [w is not None for w in waits] == [True, True, False, False]
+
+
+def test_total_retry_time_is_capped():
+    clock = FakeClock()
+    b = budget(RetryPolicy(base_delay=10, max_delay=10, max_attempts=100, max_total=25), clock)
+    spent = 0.0
+    while (wait := b.next_wait(GatewayServerError(http_status=502))) is not None:
+        clock.sleep(wait)
+        spent += wait
+    assert spent <= 25
+
+
+def test_throttling_pauses_every_worker_and_honours_retry_after():
+    clock = FakeClock()
+    pause = Pause(clock, clock.sleep)
+    b = budget(RetryPolicy(base_delay=1, max_delay=60), clock, pause)
+    wait = b.next_wait(ThrottledError(retry_after=12.0))
+    assert wait >= 12.0
+    # a second worker that wants to send now waits out the same pause
+    pause.wait()
+    assert clock.now >= 12.0
+
+
+def test_maintenance_window_gets_its_own_longer_patience():
+    clock = FakeClock()
+    policy = RetryPolicy(max_attempts=2, max_total=5, maintenance_patience=600, maintenance_poll=60)
+    b = budget(policy, clock)
+    polls = 0
+    while (wait := b.next_wait(ServiceOfflineError())) is not None:
+        clock.sleep(wait)
+        polls += 1
+    assert polls == 10  # 600 s of patience polled every 60 s, far beyond max_attempts and max_total
+
+
+def test_policy_refuses_nonsense():
+    with pytest.raises(ValueError, match="max_attempts"):
+        RetryPolicy(max_attempts=0)
+    with pytest.raises(ValueError, match="base_delay"):
+        RetryPolicy(base_delay=5, max_delay=1)
