@@ -559,7 +559,9 @@ def import_selected(
         linked_now = {link.intacct_key for link in link_store.links(state_engine, entity_type)}
         pending = [(k, v) for k, v in selection.to_create.items() if k not in linked_now]
         recovered_keys = {k for k, _ in recovered}
-        outcome.skipped_linked += [k for k in selection.to_create if k in linked_now and k not in recovered_keys]
+        outcome.skipped_linked += [
+            k for k in selection.to_create if k in linked_now and k not in recovered_keys
+        ]
         pending_keys = {k for k, _ in pending}
         pending += [(k, (recordno, payload)) for k, recordno, payload in redo if k not in pending_keys]
         floor = max((r.id for r in getattr(target, _CREATE[entity_type][1])()), default=0)

@@ -14,7 +14,7 @@ from intacct import links as link_store
 from intacct.forecast.sql import SqlForecastTarget, ensure_forecast_schema
 from intacct.forecast.target import NewClient, NewDepartment, NewPerson
 from intacct.links import LinkPair, LinkRequestRefused
-from intacct.objects import CUSTOMER, DEPARTMENT, EMPLOYEE, USERINFO
+from intacct.objects import CUSTOMER, EMPLOYEE, USERINFO
 from intacct.schema import intacct_audit, intacct_import_intent
 
 
@@ -236,7 +236,7 @@ def test_two_racing_imports_create_nothing_twice(world, backend):
     def run(name):
         try:
             apply.import_selected(world.state, world.target, plan_id, request, run_id=name, batch_size=7)
-        except Exception as exc:  # noqa: BLE001  the assertion below reports it
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(f"race-{i}",)) for i in range(2)]
@@ -420,7 +420,7 @@ def test_link_relink_and_unlink_are_checked_and_audited(world):
     apply.link_selected(
         world.state, plan_id, apply.LinkRequest("client", (LinkPair(c.id, "C1"),), relink=True), run_id="r"
     )
-    assert {(l.intacct_key, l.forecast_id) for l in link_store.links(world.state, "client")} == {
+    assert {(k.intacct_key, k.forecast_id) for k in link_store.links(world.state, "client")} == {
         ("C1", c.id),
         ("C2", b.id),
     }
