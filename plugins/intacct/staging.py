@@ -135,25 +135,34 @@ def batch_rows(engine: Engine, spec: ObjectSpec, batch_id: int) -> list[dict[str
 
 
 def prune_batches(engine: Engine, object_name: str, *, keep: int) -> int:
-    """Delete all but the newest `keep` finished batches of each kind of an object; returns how many went.
+    """Keep the newest `keep` complete batches of each kind of an object; returns how many batches went.
 
-    Running batches are never touched: another run may be filling them.
+    Older complete batches go, and so do failed batches older than the oldest one kept. Running batches
+    are never touched: another run may be filling them.
     """
     if keep < 1:
         raise ValueError(f"retention must keep at least one batch, got {keep}")
     removed = 0
     with engine.begin() as connection:
         for kind in BATCH_KINDS:
-            ids = (
+            of_kind = and_(intacct_batch.c.object == object_name, intacct_batch.c.kind == kind)
+            kept = (
                 connection.execute(
                     select(intacct_batch.c.id)
-                    .where(
-                        intacct_batch.c.object == object_name,
-                        intacct_batch.c.kind == kind,
-                        intacct_batch.c.status != "running",
-                    )
+                    .where(of_kind, intacct_batch.c.status == "complete")
                     .order_by(intacct_batch.c.id.desc())
-                    .offset(keep)
+                    .limit(keep)
+                )
+                .scalars()
+                .all()
+            )
+            if not kept:
+                continue
+            ids = (
+                connection.execute(
+                    select(intacct_batch.c.id).where(
+                        of_kind, intacct_batch.c.status != "running", intacct_batch.c.id < min(kept)
+                    )
                 )
                 .scalars()
                 .all()

@@ -77,3 +77,13 @@ def test_prune_keeps_the_newest_batches_per_kind_and_never_running_ones(state_en
 def test_unknown_batch_kind_is_refused(state_engine):
     with pytest.raises(ValueError, match="unknown batch kind 'partial'"):
         staging.begin_batch(state_engine, CUSTOMER, "partial", None)
+
+
+def test_prune_never_counts_failed_batches_as_kept(state_engine):
+    complete = staging.begin_batch(state_engine, CUSTOMER, "full", None)
+    staging.complete_batch(state_engine, CUSTOMER, complete, api_calls=1, watermark=None)
+    failed = staging.begin_batch(state_engine, CUSTOMER, "full", None)
+    staging.fail_batch(state_engine, CUSTOMER, failed, api_calls=1)
+
+    assert staging.prune_batches(state_engine, "CUSTOMER", keep=1) == 0
+    assert staging.latest_batch(state_engine, "CUSTOMER").id == complete

@@ -192,9 +192,9 @@ def _check_client_fields(values: Mapping[str, Any]) -> None:
             _check_optional_text("client", field, values[field])
     country = values.get("country")
     if country is not None and not (isinstance(country, str) and _COUNTRY.fullmatch(country)):
+        which = f"client {values['name']!r}" if "name" in values else "client"
         raise ValueError(
-            f"client {values.get('name', '')!r}: country {country!r} is not an ISO 3166-1 alpha-2 code "
-            "(two upper-case letters) or None"
+            f"{which}: country {country!r} is not an ISO 3166-1 alpha-2 code (two upper-case letters) or None"
         )
 
 

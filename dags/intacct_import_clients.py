@@ -1,0 +1,98 @@
+"""Import Intacct customers as Forecast clients (wiring only: the work is in `intacct.airflow.tasks`)."""
+
+from __future__ import annotations
+
+from airflow.sdk import Param, TriggerRule, dag, task
+
+from intacct.airflow import defaults
+from intacct.airflow import tasks as t
+from intacct.apply import ImportRequest
+
+ENTITY = "client"
+DOC = """
+### Import Intacct customers as Forecast clients
+
+validate → extract customers → snapshot Forecast → plan → import selected → report
+
+Trigger with **customer_ids** (Intacct CUSTOMERIDs). Each selected customer that is not yet in Forecast
+becomes a client (name, street, zip, city, country as ISO code, VAT number) and is linked to it; customers
+already imported or linked are skipped and reported, never duplicated, and existing Forecast clients are
+never overwritten. Inactive customers are imported only with **include_inactive**. **dry_run** writes
+nothing and reports what would happen.
+
+The report (task `report`) lists counts per plan action, what was imported or skipped and why, suggested
+links to existing clients, Intacct API calls spent this run and this month, and readiness.
+Clients are the first step of the integration: link or import them before departments and team members.
+"""
+
+PARAMS = {
+    "customer_ids": Param(
+        [],
+        type="array",
+        items={"type": "string", "minLength": 1},
+        title="Intacct customer IDs",
+        description="CUSTOMERIDs to import, one per line.",
+    ),
+    "include_inactive": Param(False, type="boolean", title="Include inactive customers"),
+    "dry_run": Param(
+        False, type="boolean", title="Dry run", description="Write nothing; report what would happen."
+    ),
+}
+
+
+@dag(
+    dag_id="intacct_import_clients",
+    schedule=None,
+    tags=["intacct", "forecast", "clients"],
+    doc_md=DOC,
+    params=PARAMS,
+    **defaults.dag_defaults(),
+)
+def intacct_import_clients():
+    @task
+    def validate(**context):
+        run = t.RunContext.from_airflow(context, ENTITY)
+        return t.validate(
+            run, context["dag_run"].conf, context["params"], list(PARAMS), ids_param="customer_ids"
+        )
+
+    @task(pool=defaults.INTACCT_POOL, pool_slots=defaults.INTACCT_SLOTS, **defaults.EXTRACT_RETRIES)
+    def extract_customers(**context):
+        return t.extract_intacct(
+            t.RunContext.from_airflow(context, ENTITY), "CUSTOMER", slots=defaults.INTACCT_SLOTS
+        )
+
+    @task
+    def snapshot_forecast(**context):
+        return t.snapshot_forecast(t.RunContext.from_airflow(context, ENTITY))
+
+    @task
+    def plan(batch: dict, snapshot: dict, **context):
+        return t.build_plan(t.RunContext.from_airflow(context, ENTITY), batch, snapshot["snapshot_id"])
+
+    @task
+    def import_selected(plan: dict, **context):
+        params = context["params"]
+        request = ImportRequest(
+            ENTITY,
+            tuple(params["customer_ids"]),
+            include_inactive=params["include_inactive"],
+            dry_run=params["dry_run"],
+        )
+        return t.import_selected(t.RunContext.from_airflow(context, ENTITY), plan["plan_id"], request)
+
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def report(**context):
+        return t.finish_report(
+            t.RunContext.from_airflow(context, ENTITY), upstream_failed=t.upstream_failed(context)
+        )
+
+    checked = validate()
+    batch = extract_customers()
+    snapshot = snapshot_forecast()
+    checked >> [batch, snapshot]
+    planned = plan(batch, snapshot)
+    import_selected(planned) >> report()
+
+
+intacct_import_clients()

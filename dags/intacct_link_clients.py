@@ -1,0 +1,107 @@
+"""Link existing Forecast clients to Intacct customers (wiring only: the work is in `intacct.airflow.tasks`)."""
+
+from __future__ import annotations
+
+from airflow.sdk import Param, TriggerRule, dag, task
+
+from intacct.airflow import defaults
+from intacct.airflow import tasks as t
+from intacct.apply import LinkRequest
+
+ENTITY = "client"
+DOC = """
+### Link Forecast clients to Intacct customers
+
+validate → targeted extract of the named customers → snapshot Forecast → plan → link → report
+
+**links** is a list of `{"forecast_client_id": 12, "intacct_customer_id": "C-1001"}` pairs. A link is
+one-to-one: the whole request is refused, with every offending pair named and nothing written, if a pair
+names an unknown client or customer, a client already linked, a customer already linked to another
+client, or the same record twice. **relink** allows replacing existing links explicitly (audited as an
+unlink and a link). **unlink** takes Forecast client ids whose links are removed. **dry_run** checks
+everything and writes nothing.
+
+Only the named customers are read from Intacct (one `in` query per 1,000 ids), so linking costs a few API
+calls whatever the company's size. Every link and unlink is written to the audit log with the run id.
+"""
+
+PARAMS = {
+    "links": Param(
+        [],
+        type="array",
+        title="Links",
+        description='Pairs like {"forecast_client_id": 12, "intacct_customer_id": "C-1001"}.',
+        items={
+            "type": "object",
+            "properties": {
+                "forecast_client_id": {"type": "integer", "minimum": 1},
+                "intacct_customer_id": {"type": "string", "minLength": 1},
+            },
+            "required": ["forecast_client_id", "intacct_customer_id"],
+            "additionalProperties": False,
+        },
+    ),
+    "unlink": Param(
+        [], type="array", items={"type": "integer", "minimum": 1}, title="Unlink Forecast client ids"
+    ),
+    "relink": Param(False, type="boolean", title="Replace existing links"),
+    "dry_run": Param(False, type="boolean", title="Dry run", description="Check everything; write nothing."),
+}
+
+
+@dag(
+    dag_id="intacct_link_clients",
+    schedule=None,
+    tags=["intacct", "forecast", "clients"],
+    doc_md=DOC,
+    params=PARAMS,
+    **defaults.dag_defaults(),
+)
+def intacct_link_clients():
+    @task
+    def validate(**context):
+        run = t.RunContext.from_airflow(context, ENTITY)
+        return t.validate(run, context["dag_run"].conf, context["params"], list(PARAMS))
+
+    @task(pool=defaults.INTACCT_POOL, pool_slots=defaults.INTACCT_SLOTS, **defaults.EXTRACT_RETRIES)
+    def extract_named_customers(**context):
+        pairs = t.parse_link_pairs(ENTITY, context["params"]["links"])
+        run = t.RunContext.from_airflow(context, ENTITY)
+        return t.extract_intacct(
+            run, "CUSTOMER", keys=[p.intacct_key for p in pairs], slots=defaults.INTACCT_SLOTS
+        )
+
+    @task
+    def snapshot_forecast(**context):
+        return t.snapshot_forecast(t.RunContext.from_airflow(context, ENTITY))
+
+    @task
+    def plan(batch: dict, snapshot: dict, **context):
+        return t.build_plan(t.RunContext.from_airflow(context, ENTITY), batch, snapshot["snapshot_id"])
+
+    @task
+    def link(plan: dict, **context):
+        params = context["params"]
+        request = LinkRequest(
+            ENTITY,
+            links=t.parse_link_pairs(ENTITY, params["links"]),
+            unlink=tuple(params["unlink"]),
+            relink=params["relink"],
+            dry_run=params["dry_run"],
+        )
+        return t.link_selected(t.RunContext.from_airflow(context, ENTITY), plan["plan_id"], request)
+
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def report(**context):
+        return t.finish_report(
+            t.RunContext.from_airflow(context, ENTITY), upstream_failed=t.upstream_failed(context)
+        )
+
+    checked = validate()
+    batch = extract_named_customers()
+    snapshot = snapshot_forecast()
+    checked >> [batch, snapshot]
+    link(plan(batch, snapshot)) >> report()
+
+
+intacct_link_clients()

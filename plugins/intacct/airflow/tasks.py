@@ -1,0 +1,347 @@
+"""The task functions every DAG shares: validate, extract, snapshot, plan, apply, report.
+
+DAG files wrap these in `@task` and wire them; all the work is here or below. Each function opens what it
+needs from Airflow connections, returns only counts and ids of stored data (XCom never carries personal
+data), and writes what it learned into the run's report, so the report task can tell the whole story
+even when an earlier task refused the request or failed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowFailException
+from sqlalchemy import Engine
+
+from intacct import apply, db, extract, migrations, report, snapshot, staging, usage
+from intacct import plan as plans
+from intacct.airflow import connections
+from intacct.airflow.hooks import IntacctConnectionError, IntacctHook
+from intacct.forecast.sql import SqlForecastTarget, ensure_forecast_schema
+from intacct.forecast.target import ForecastTarget
+from intacct.gateway.counter import CallCounter
+from intacct.gateway.errors import IntacctError
+from intacct.links import LinkPair, LinkRequestRefused
+from intacct.objects import spec_for
+
+log = logging.getLogger(__name__)
+
+INTACCT_CONN_ID = IntacctHook.default_conn_name
+# Batches of each object and kind kept in staging; older ones are pruned after each extraction.
+BATCH_RETENTION = 5
+# Requests the user can get wrong: they end the run as "refused" with a message naming the values.
+REFUSALS = (apply.ImportRefused, LinkRequestRefused, IntacctConnectionError, ValueError)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Who is running what: enough for the report, the audit log and the usage counter."""
+
+    dag_id: str
+    run_id: str
+    entity_type: str
+    actor: str | None = None
+
+    @classmethod
+    def from_airflow(cls, context: Mapping[str, Any], entity_type: str) -> RunContext:
+        dag_run = context["dag_run"]
+        actor = getattr(dag_run, "triggering_user_name", None) or (
+            "scheduler" if getattr(dag_run, "run_type", "") == "scheduled" else None
+        )
+        return cls(context["dag"].dag_id, dag_run.run_id, entity_type, actor)
+
+
+@cache
+def state_engine() -> Engine:
+    """The state database, migrated to the newest schema (once per worker process)."""
+    engine = db.open_engine(connections.state_db_url())
+    migrations.upgrade(engine)
+    return engine
+
+
+def forecast_target() -> ForecastTarget:
+    """Forecast through the SQL adapter. The embedded default database gets its schema on first use."""
+    url = connections.forecast_db_url()
+    engine = db.open_engine(url)
+    if url == db.default_forecast_url():
+        ensure_forecast_schema(engine)
+    return SqlForecastTarget(engine)
+
+
+@contextmanager
+def reporting(run: RunContext) -> Iterator[Engine]:
+    """Record a refusal or failure in the run's report before the task fails with one clear sentence."""
+    engine = state_engine()
+    try:
+        yield engine
+    except REFUSALS as exc:
+        report.update_report(
+            engine, run.dag_id, run.run_id, run.entity_type, status="refused", notes=[str(exc)]
+        )
+        raise AirflowFailException(str(exc)) from None
+    except IntacctError as exc:
+        report.update_report(
+            engine, run.dag_id, run.run_id, run.entity_type, status="failed", notes=[str(exc)]
+        )
+        if exc.retryable:
+            raise  # the task's own retries may still get through
+        raise AirflowFailException(str(exc)) from None
+    except AirflowFailException:
+        raise
+    except Exception as exc:
+        note = f"{type(exc).__name__}: {exc}"
+        report.update_report(engine, run.dag_id, run.run_id, run.entity_type, status="failed", notes=[note])
+        raise
+
+
+# -- validate ----------------------------------------------------------------------------------------
+
+
+def refuse_undeclared_conf(conf: Mapping[str, Any] | None, declared: Sequence[str]) -> None:
+    """Airflow accepts conf keys that are not params and silently ignores them; we refuse them."""
+    unknown = sorted(set(conf or {}) - set(declared))
+    if unknown:
+        raise ValueError(
+            f"unknown parameter(s) {', '.join(unknown)}: this DAG takes {', '.join(sorted(declared))}"
+        )
+
+
+def _ids(values: Sequence[Any] | None, what: str) -> tuple[str, ...]:
+    ids = tuple(values or ())
+    bad = [v for v in ids if not isinstance(v, str) or not v.strip()]
+    if bad:
+        raise ValueError(f"{what} must be non-empty strings, got {bad!r}")
+    duplicates = sorted({v for v in ids if ids.count(v) > 1})
+    if duplicates:
+        raise ValueError(f"{what} names {', '.join(duplicates)} more than once")
+    return tuple(v.strip() for v in ids)
+
+
+def parse_link_pairs(entity_type: str, raw: Sequence[Any] | None) -> tuple[LinkPair, ...]:
+    """`[{forecast_<entity>_id, intacct_<key>}]` from the params, each malformed pair named."""
+    keys = {
+        "client": ("forecast_client_id", "intacct_customer_id"),
+        "person": ("forecast_person_id", "intacct_user_id"),
+        "department": ("forecast_department_id", "intacct_department_id"),
+    }[entity_type]
+    pairs, problems = [], []
+    for n, item in enumerate(raw or (), start=1):
+        if not isinstance(item, Mapping) or set(item) != set(keys):
+            problems.append(f"link #{n} {item!r} must have exactly the keys {keys[0]} and {keys[1]}")
+            continue
+        forecast_id, intacct_key = item[keys[0]], item[keys[1]]
+        if isinstance(forecast_id, bool) or not isinstance(forecast_id, int) or forecast_id < 1:
+            problems.append(f"link #{n}: {keys[0]} must be a positive integer, got {forecast_id!r}")
+        elif not isinstance(intacct_key, str) or not intacct_key.strip():
+            problems.append(f"link #{n}: {keys[1]} must be a non-empty string, got {intacct_key!r}")
+        else:
+            pairs.append(LinkPair(forecast_id, intacct_key.strip()))
+    if problems:
+        raise ValueError("; ".join(problems))
+    return tuple(pairs)
+
+
+def validate(
+    run: RunContext,
+    conf: Mapping[str, Any] | None,
+    params: Mapping[str, Any],
+    declared: Sequence[str],
+    *,
+    ids_param: str | None = None,
+) -> dict[str, int]:
+    """First task of every DAG: refuse what can be refused before anything is read or written."""
+    with reporting(run) as engine:
+        refuse_undeclared_conf(conf, declared)
+        selected = len(_ids(params.get(ids_param), ids_param)) if ids_param else 0
+        if "links" in params:
+            selected = len(parse_link_pairs(run.entity_type, params.get("links")))
+            unlink = params.get("unlink") or []
+            if any(isinstance(i, bool) or not isinstance(i, int) for i in unlink):
+                raise ValueError(f"unlink must be a list of Forecast ids (integers), got {unlink!r}")
+        report.update_report(
+            engine, run.dag_id, run.run_id, run.entity_type, dry_run=bool(params.get("dry_run"))
+        )
+        return {"selected": selected}
+
+
+# -- extract -------------------------------------------------------------------------------------------
+
+
+def extract_intacct(
+    run: RunContext,
+    object_name: str,
+    *,
+    keys: Sequence[str] | None = None,
+    slots: int | None = None,
+    incremental: bool = False,
+) -> dict[str, Any]:
+    """Extract one Intacct object into a staging batch: targeted when `keys` is given (an empty list
+    makes an empty targeted batch without calling Intacct), incremental when asked and possible, else full.
+    """
+    spec = spec_for(object_name)
+    counter = CallCounter()
+    with reporting(run) as engine:
+        if keys is not None and not keys:
+            batch_id = staging.begin_batch(engine, spec, "targeted", run.run_id)
+            staging.complete_batch(engine, spec, batch_id, api_calls=0, watermark=None)
+            result = extract.ExtractResult(batch_id, spec.name, "targeted", 0, 0, None)
+        else:
+            hook = IntacctHook(INTACCT_CONN_ID)
+            settings = hook.settings()
+            client = hook.get_client(counter)
+            options = extract.ExtractOptions(slots=slots, show_private=settings.show_private)
+            try:
+                since = extract.next_since(engine, spec) if incremental else None
+                if keys is not None:
+                    result = extract.extract_targeted(
+                        client, engine, spec, list(keys), run_id=run.run_id, options=options
+                    )
+                elif since is not None:
+                    result = extract.extract_incremental(
+                        client, engine, spec, since=since, run_id=run.run_id, options=options
+                    )
+                else:
+                    result = extract.extract_full(client, engine, spec, run_id=run.run_id, options=options)
+            finally:
+                client.close()
+                usage.record_calls(engine, run.run_id, counter.drain())
+        staging.prune_batches(engine, spec.name, keep=BATCH_RETENTION)
+        log.info("%s: %s batch %s with %d records", spec.name, result.kind, result.batch_id, result.rows)
+        return {
+            "batch_id": result.batch_id,
+            "kind": result.kind,
+            "rows": result.rows,
+            "api_calls": result.api_calls,
+        }
+
+
+# -- snapshot and plan ---------------------------------------------------------------------------------
+
+
+def snapshot_forecast(run: RunContext) -> dict[str, Any]:
+    with reporting(run) as engine:
+        result = snapshot.take_snapshot(forecast_target(), engine, run_id=run.run_id)
+        snapshot.prune_snapshots(engine, keep=BATCH_RETENTION)
+        return {
+            "snapshot_id": result.id,
+            "clients": result.client_count,
+            "departments": result.department_count,
+            "people": result.person_count,
+        }
+
+
+def build_plan(run: RunContext, batch: Mapping[str, Any], snapshot_id: int) -> dict[str, Any]:
+    with reporting(run) as engine:
+        result = plans.build_plan(
+            engine, run.entity_type, batch_id=batch["batch_id"], snapshot_id=snapshot_id, run_id=run.run_id
+        )
+        report.update_report(
+            engine,
+            run.dag_id,
+            run.run_id,
+            run.entity_type,
+            plan_id=result.plan_id,
+            batch={"id": batch["batch_id"], "kind": batch["kind"], "rows": batch["rows"]},
+            plan_counts=result.counts,
+            suggestions=report.suggestions(engine, result.plan_id),
+        )
+        return {"plan_id": result.plan_id, **result.counts}
+
+
+# -- apply ---------------------------------------------------------------------------------------------
+
+
+def import_selected(run: RunContext, plan_id: int, request: apply.ImportRequest) -> dict[str, int]:
+    with reporting(run) as engine:
+        outcome = apply.import_selected(
+            engine, forecast_target(), plan_id, request, run_id=run.run_id, actor=run.actor
+        )
+        details = {
+            "Already linked, skipped": outcome.skipped_linked,
+            "Recovered from an interrupted run": [k for k, _ in outcome.recovered],
+            "Imported without a department (employee or department not linked)": outcome.without_department,
+        }
+        verb = "Would import" if outcome.dry_run else "Imported"
+        details[verb] = [k for k, _ in outcome.created]
+        report.update_report(
+            engine,
+            run.dag_id,
+            run.run_id,
+            run.entity_type,
+            outcome=outcome.counts(),
+            details={title: items for title, items in details.items() if items},
+        )
+        return outcome.counts()
+
+
+def link_selected(run: RunContext, plan_id: int, request: apply.LinkRequest) -> dict[str, int]:
+    with reporting(run) as engine:
+        outcome = apply.link_selected(engine, plan_id, request, run_id=run.run_id, actor=run.actor)
+        prefix = "Would " if outcome.dry_run else ""
+        details = {
+            f"{prefix}Link": [f"{p.intacct_key} → Forecast {p.forecast_id}" for p in outcome.linked],
+            f"{prefix}Unlink": [f"Forecast {i}" for i in outcome.unlinked],
+        }
+        report.update_report(
+            engine,
+            run.dag_id,
+            run.run_id,
+            run.entity_type,
+            outcome=outcome.counts(),
+            details={title: items for title, items in details.items() if items},
+        )
+        return outcome.counts()
+
+
+# -- report --------------------------------------------------------------------------------------------
+
+
+def _monthly_quota() -> int:
+    try:
+        return IntacctHook(INTACCT_CONN_ID).settings().monthly_quota
+    except IntacctConnectionError:
+        return usage.DEFAULT_MONTHLY_QUOTA
+
+
+def finish_report(run: RunContext, *, upstream_failed: bool) -> dict[str, Any]:
+    """Complete, print and store the run's report; fail the task when the run did not succeed."""
+    engine = state_engine()
+    stored = report.get_report(engine, dag_id=run.dag_id, run_id=run.run_id)
+    status = stored.status if stored else "success"
+    if upstream_failed and status == "success":
+        status = "failed"
+    quota = _monthly_quota()
+    report_id = report.update_report(
+        engine,
+        run.dag_id,
+        run.run_id,
+        run.entity_type,
+        status=status,
+        api_usage=usage.summary(engine, run.run_id, monthly_quota=quota).line(),
+        readiness=report.readiness(engine),
+    )
+    final = report.get_report(engine, report_id)
+    log.info("Run report %s\n%s", report_id, final.markdown)
+    if status != "success":
+        raise AirflowFailException(f"the run was {status}: see report {report_id} above")
+    counts = {k: v for k, v in final.summary.get("plan_counts", {}).items() if v}
+    return {"report_id": report_id, **counts, **final.summary.get("outcome", {})}
+
+
+def upstream_failed(context: Mapping[str, Any]) -> bool:
+    """Whether any other task of this run failed (asked through the Task SDK, not the metadata DB)."""
+    ti = context["ti"]
+    others = [task_id for task_id in context["dag"].task_ids if task_id != ti.task_id]
+    try:
+        states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=others)
+    except Exception:
+        log.warning(
+            "could not read the states of the other tasks; relying on the stored report", exc_info=True
+        )
+        return False
+    return any(state in ("failed", "upstream_failed") for state in states.get(ti.run_id, {}).values())

@@ -1,0 +1,93 @@
+"""Real runs of the client DAGs with dag.test(), against the sandbox, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from airflow.dag_processing.dagbag import DagBag
+
+from intacct import links, report
+from intacct.forecast.target import NewClient
+
+pytestmark = [pytest.mark.airflow, pytest.mark.slow]
+REPO_DAGS = Path(__file__).resolve().parents[2] / "dags"
+
+
+def run(dag_id, conf):
+    # A freshly parsed DAG for every run, as the scheduler has: dag.test() merges run_conf into the
+    # parsed DAG's params in place, so a reused DAG object would carry one run's conf into the next.
+    return DagBag(dag_folder=str(REPO_DAGS)).dags[dag_id].test(run_conf=conf)
+
+
+def latest(pipeline, dag_id):
+    return report.get_report(pipeline.state, dag_id=dag_id)
+
+
+def test_import_rerun_and_dry_run(pipeline):
+    wanted = [c["CUSTOMERID"] for c in pipeline.customers(4)]
+
+    dry = run("intacct_import_clients", {"customer_ids": wanted, "dry_run": True})
+    assert dry.state == "success"
+    assert pipeline.forecast.list_clients() == []
+    dry_report = latest(pipeline, "intacct_import_clients")
+    assert dry_report.summary["dry_run"] is True and dry_report.summary["outcome"]["created"] == 4
+    assert "dry run: nothing was written" in dry_report.markdown
+
+    first = run("intacct_import_clients", {"customer_ids": wanted})
+    assert first.state == "success"
+    names = sorted(c.name for c in pipeline.forecast.list_clients())
+    by_id = {c["CUSTOMERID"]: c for c in pipeline.customers(4)}
+    assert names == sorted(by_id[k]["NAME"].strip() for k in wanted)
+    assert sorted(link.intacct_key for link in links.links(pipeline.state, "client")) == sorted(wanted)
+    first_report = latest(pipeline, "intacct_import_clients")
+    assert first_report.summary["outcome"]["created"] == 4
+    assert "Intacct API calls:" in first_report.markdown and "clients linked: 4" in first_report.markdown
+
+    again = run("intacct_import_clients", {"customer_ids": wanted})
+    assert again.state == "success"
+    assert len(pipeline.forecast.list_clients()) == 4
+    rerun_report = latest(pipeline, "intacct_import_clients")
+    assert rerun_report.summary["outcome"]["created"] == 0
+    assert rerun_report.summary["outcome"]["skipped_linked"] == 4
+
+
+def test_unknown_conf_key_is_refused_before_anything_is_written(pipeline):
+    wanted = [c["CUSTOMERID"] for c in pipeline.customers(1)]
+    pipeline.gateway.ledger.reset()
+    result = run("intacct_import_clients", {"customer_ids": wanted, "customer_idz": ["C1"]})
+    assert result.state == "failed"
+    refused = latest(pipeline, "intacct_import_clients")
+    assert refused.status == "refused"
+    assert "unknown parameter(s) customer_idz" in refused.markdown
+    assert pipeline.forecast.list_clients() == []
+    assert pipeline.gateway.ledger.requests() == 0  # refused before Intacct was called
+
+
+def test_link_refused_link_and_unlink(pipeline):
+    (first,) = pipeline.customers(1)
+    alpha, beta = pipeline.forecast.create_clients([NewClient(first["NAME"].strip()), NewClient("Beta Ltd")])
+
+    linked = run(
+        "intacct_link_clients",
+        {"links": [{"forecast_client_id": alpha.id, "intacct_customer_id": first["CUSTOMERID"]}]},
+    )
+    assert linked.state == "success"
+    assert [(k.forecast_id, k.intacct_key) for k in links.links(pipeline.state, "client")] == [
+        (alpha.id, first["CUSTOMERID"])
+    ]
+
+    refused = run(
+        "intacct_link_clients",
+        {"links": [{"forecast_client_id": beta.id, "intacct_customer_id": first["CUSTOMERID"]}]},
+    )
+    assert refused.state == "failed"
+    message = latest(pipeline, "intacct_link_clients").markdown
+    assert (
+        f"Intacct record '{first['CUSTOMERID']}' is already linked to Forecast client {alpha.id}" in message
+    )
+    assert len(links.links(pipeline.state, "client")) == 1
+
+    unlinked = run("intacct_link_clients", {"unlink": [alpha.id]})
+    assert unlinked.state == "success"
+    assert links.links(pipeline.state, "client") == []
