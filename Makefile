@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # the tests make a throwaway one of their own.
 DEMO_AIRFLOW_HOME := $(CURDIR)/airflow_home
 
-.PHONY: install lock postgres lint format test demo airflow bench clean
+.PHONY: install lock postgres lint format test demo airflow report clean
 
 install: $(VENV)/.installed
 
@@ -40,6 +40,10 @@ demo: install
 
 airflow: install
 	AIRFLOW_HOME=$(DEMO_AIRFLOW_HOME) scripts/airflow_standalone.sh
+
+# make report [ARGS="--id 3 --csv plan.csv"]: print a stored run report of the demo's state database
+report: install
+	AIRFLOW_HOME=$(DEMO_AIRFLOW_HOME) PYTHONPATH=plugins $(BIN)/python -m intacct.airflow.report_cli $(ARGS)
 
 clean:
 	rm -rf $(DEMO_AIRFLOW_HOME) .pytest_cache .ruff_cache

@@ -53,8 +53,12 @@ def airflow_env(home: Path, gateway_port: int) -> dict[str, str]:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
         "AIRFLOW_CONN_INTACCT_DEFAULT": json.dumps(connection),
-        "AIRFLOW_CONN_INTACCT_STATE_DB": json.dumps({"conn_type": "sqlite", "host": str(home / db.STATE_DB_FILE)}),
-        "AIRFLOW_CONN_FORECAST_DB": json.dumps({"conn_type": "sqlite", "host": str(home / db.FORECAST_DB_FILE)}),
+        "AIRFLOW_CONN_INTACCT_STATE_DB": json.dumps(
+            {"conn_type": "sqlite", "host": str(home / db.STATE_DB_FILE)}
+        ),
+        "AIRFLOW_CONN_FORECAST_DB": json.dumps(
+            {"conn_type": "sqlite", "host": str(home / db.FORECAST_DB_FILE)}
+        ),
     }
 
 
@@ -116,8 +120,14 @@ def main() -> int:
                 "intacct_link_clients",
                 {
                     "links": [
-                        {"forecast_client_id": forecast_ids[0], "intacct_customer_id": active[0]["CUSTOMERID"]},
-                        {"forecast_client_id": forecast_ids[1], "intacct_customer_id": active[1]["CUSTOMERID"]},
+                        {
+                            "forecast_client_id": forecast_ids[0],
+                            "intacct_customer_id": active[0]["CUSTOMERID"],
+                        },
+                        {
+                            "forecast_client_id": forecast_ids[1],
+                            "intacct_customer_id": active[1]["CUSTOMERID"],
+                        },
                     ]
                 },
             ),

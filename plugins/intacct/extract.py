@@ -17,18 +17,21 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import queue
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
+from lxml.etree import _Element as Element
 from sqlalchemy import Engine
 
 from intacct import staging
 from intacct.gateway import requests as q
-from intacct.gateway.client import IntacctClient, query_page
+from intacct.gateway.client import IntacctClient
 from intacct.gateway.errors import IntacctError
+from intacct.gateway.responses import Result
 from intacct.objects import ObjectSpec, convert, render_timestamp
 
 log = logging.getLogger(__name__)
@@ -84,14 +87,19 @@ class _Slice:
 
 
 class _Extraction:
-    """One batch being filled by several worker threads."""
+    """One batch being filled: slice workers fetch pages, the calling thread converts and stores them.
+
+    Fetching and storing overlap: a worker asks for its next page as soon as it knows the current
+    page's last RECORDNO, while the calling thread turns the page into staging rows. A small queue
+    between them bounds how many pages are in memory at once, whatever the company's size.
+    """
 
     def __init__(self, client: IntacctClient, engine: Engine, spec: ObjectSpec, options: ExtractOptions):
         self.client = client
         self.engine = engine
         self.spec = spec
         self.options = options
-        self.tz: tzinfo = client.user_time_zone()
+        self.tz: tzinfo | None = None
         self.slots = min(options.slots or client.config.slots, client.config.slots)
         self._stop = threading.Event()
         self._calls_before = self._object_calls()
@@ -103,9 +111,8 @@ class _Extraction:
     def api_calls(self) -> int:
         return self._object_calls() - self._calls_before
 
-    def query(self, *, filter=None, orderby=BY_RECORDNO, pagesize=None, select=None):
-        return query_page(
-            self.client,
+    def query(self, *, filter=None, orderby=BY_RECORDNO, pagesize=None, select=None) -> Element:
+        return q.query(
             self.spec.name,
             select or self.spec.select,
             filter=filter,
@@ -114,29 +121,51 @@ class _Extraction:
             show_private=self.options.show_private,
         )
 
-    def newest_modification(self) -> datetime | None:
-        """The newest WHENMODIFIED in Intacct right now (one API call)."""
-        result = self.query(
+    def prepare(self, probes: Sequence[Element]) -> list[Result]:
+        """Read the user's time zone and run `probes` (one request) side by side, before any page.
+
+        Both need a session, so the first caller signs in while the other waits for it.
+        """
+        if not probes:
+            self.tz = self.client.user_time_zone()
+            return []
+        with ThreadPoolExecutor(max_workers=1) as side:
+            zone = side.submit(self.client.user_time_zone)
+            results = self.client.call_many([(p, self.spec.name) for p in probes])
+            self.tz = zone.result()
+        return results
+
+    def newest_modification_probe(self) -> Element:
+        """A query for the newest WHENMODIFIED in Intacct (read it with `newest_modification`)."""
+        return self.query(
             filter=q.is_not_null("WHENMODIFIED"),
             orderby=NEWEST_MODIFICATION_FIRST,
             pagesize=1,
             select=("RECORDNO", "WHENMODIFIED"),
         )
+
+    def newest_modification(self, result: Result) -> datetime | None:
         records = list(result.records())
         return convert(records[0]["WHENMODIFIED"], "timestamp", self.tz) if records else None
 
-    def recordno_bounds(self) -> tuple[int, int, int] | None:
-        """(lowest RECORDNO, highest RECORDNO, total count), or None for an empty object (two calls)."""
-        lowest = self.query(pagesize=1, select=("RECORDNO",))
-        first = list(lowest.records())
-        if not first:
+    def recordno_bounds_probes(self) -> list[Element]:
+        """Queries for the lowest and the highest RECORDNO (read them with `recordno_bounds`)."""
+        return [
+            self.query(pagesize=1, select=("RECORDNO",)),
+            self.query(pagesize=1, select=("RECORDNO",), orderby=NEWEST_RECORDNO_FIRST),
+        ]
+
+    @staticmethod
+    def recordno_bounds(lowest: Result, highest: Result) -> tuple[int, int, int] | None:
+        """(lowest RECORDNO, highest RECORDNO, total count), or None for an empty object."""
+        first, last = list(lowest.records()), list(highest.records())
+        if not first or not last:
             return None
-        highest = self.query(pagesize=1, select=("RECORDNO",), orderby=NEWEST_RECORDNO_FIRST)
-        last = list(highest.records())
         total = lowest.totalcount if lowest.totalcount is not None else 0
         return int(first[0]["RECORDNO"]), int(last[0]["RECORDNO"]), total
 
-    def page_slice(self, part: _Slice, sink: Callable[[list[dict]], None]) -> None:
+    def page_slice(self, part: _Slice, hand_over: Callable[[Result], bool]) -> None:
+        """Keyset-page one slice, handing each page over as soon as its last RECORDNO is known."""
         last = part.low
         while not self._stop.is_set():
             conditions = [c for c in (part.base,) if c is not None]
@@ -144,36 +173,51 @@ class _Extraction:
                 conditions.append(q.greater_than("RECORDNO", last))
             if part.high is not None:
                 conditions.append(q.less_than_or_equal_to("RECORDNO", part.high))
-            result = self.query(filter=q.and_(*conditions) if conditions else None)
-            records = list(result.records())
-            if not records:
+            function = self.query(filter=q.and_(*conditions) if conditions else None)
+            result = self.client.call(function, object_name=self.spec.name)
+            recordnos = _recordnos(result)
+            if not recordnos:
                 return
-            recordnos = [int(r["RECORDNO"]) for r in records]
             if any(b <= a for a, b in itertools.pairwise(recordnos)) or (
                 last is not None and recordnos[0] <= last
             ):
                 raise OutOfOrderPageError(function="query")
-            sink(records)
+            if not hand_over(result):
+                return
             last = recordnos[-1]
-            if len(records) < self.options.page_size or result.numremaining == 0:
+            if len(recordnos) < self.options.page_size or result.numremaining == 0:
                 return
 
     def run(self, kind: str, slices: Sequence[_Slice], run_id: str | None, watermark: datetime | None):
         batch_id = staging.begin_batch(self.engine, self.spec, kind, run_id)
+        # At most one page waits per worker: memory stays flat, and a slow database slows the fetching.
+        pages: queue.Queue[Result | _SliceDone] = queue.Queue(maxsize=self.slots)
 
-        def sink(records: list[dict]) -> None:
-            staging.insert_rows(
-                self.engine, self.spec, batch_id, [self.spec.to_row(r, self.tz) for r in records]
-            )
+        def hand_over(item: Result | _SliceDone) -> bool:
+            while not self._stop.is_set():
+                try:
+                    pages.put(item, timeout=_HAND_OVER_POLL)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def fetch(part: _Slice) -> None:
+            try:
+                self.page_slice(part, hand_over)
+            except BaseException as error:
+                hand_over(_SliceDone(error))
+                raise
+            hand_over(_SliceDone(None))
 
         try:
             with ThreadPoolExecutor(max_workers=max(1, min(self.slots, len(slices)))) as pool:
-                futures = [pool.submit(self.page_slice, part, sink) for part in slices]
-                done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-                if any(f.exception() for f in done):
-                    self._stop.set()  # the others finish their current page and stop
-                for future in futures:
-                    future.result()
+                try:
+                    for part in slices:
+                        pool.submit(fetch, part)  # outcomes arrive through the queue as _SliceDone
+                    self._store_pages(pages, len(slices), batch_id)
+                finally:
+                    self._stop.set()  # workers still paging finish their current page and stop
         except BaseException:
             staging.fail_batch(self.engine, self.spec, batch_id, api_calls=self.api_calls)
             raise
@@ -184,6 +228,38 @@ class _Extraction:
             "%s %s batch %s: %d rows, %d API calls", self.spec.name, kind, batch_id, rows, self.api_calls
         )
         return ExtractResult(batch_id, self.spec.name, kind, rows, self.api_calls, watermark)
+
+    def _store_pages(self, pages: queue.Queue, slices: int, batch_id: int) -> None:
+        """Convert and insert pages until every slice is done; a slice's failure ends the batch."""
+        remaining = slices
+        while remaining:
+            item = pages.get()
+            if isinstance(item, _SliceDone):
+                if item.error is not None:
+                    raise item.error
+                remaining -= 1
+                continue
+            staging.insert_rows(
+                self.engine,
+                self.spec,
+                batch_id,
+                (self.spec.to_row(record, self.tz) for record in item.records()),
+            )
+
+
+@dataclass(frozen=True)
+class _SliceDone:
+    error: BaseException | None
+
+
+_HAND_OVER_POLL = 0.2  # seconds a worker waits on a full queue before checking whether to stop
+
+
+def _recordnos(result: Result) -> list[int]:
+    """The RECORDNOs of a `query` page, in the order Intacct returned them."""
+    if result.data is None:
+        return []
+    return [int(record.findtext("RECORDNO")) for record in result.data if isinstance(record.tag, str)]
 
 
 def _even_slices(low: int, high: int, count: int, base: q.Filter | None = None) -> list[_Slice]:
@@ -204,14 +280,17 @@ def extract_full(
 ) -> ExtractResult:
     """Read every record of `spec` into a new `full` batch (the only kind that proves absence)."""
     job = _Extraction(client, engine, spec, options or ExtractOptions())
-    watermark = job.newest_modification()
+    # The watermark and the RECORDNO bounds are read together, in one request, before any page.
+    split = job.slots > 1
+    probes = [job.newest_modification_probe(), *(job.recordno_bounds_probes() if split else ())]
+    newest, *bounds_results = job.prepare(probes)
+    watermark = job.newest_modification(newest)
     slices = [_Slice(None, None, None)]
-    if job.slots > 1:
-        bounds = job.recordno_bounds()
-        if bounds is not None:
-            low, high, total = bounds
-            count = min(job.slots, max(1, math.ceil(total / job.options.page_size)))
-            slices = _even_slices(low, high, count) if count > 1 else slices
+    bounds = job.recordno_bounds(*bounds_results) if split else None
+    if bounds is not None:
+        low, high, total = bounds
+        count = min(job.slots, max(1, math.ceil(total / job.options.page_size)))
+        slices = _even_slices(low, high, count) if count > 1 else slices
     return job.run("full", slices, run_id, watermark)
 
 
@@ -228,7 +307,8 @@ def extract_incremental(
     if since.tzinfo is None:
         raise ValueError("since must be timezone-aware")
     job = _Extraction(client, engine, spec, options or ExtractOptions())
-    watermark = job.newest_modification() or since
+    (newest,) = job.prepare([job.newest_modification_probe()])
+    watermark = job.newest_modification(newest) or since
     start = render_timestamp(since - job.options.overlap, job.tz)
     changed = q.or_(
         q.greater_than_or_equal_to("WHENMODIFIED", start),
@@ -251,6 +331,7 @@ def extract_targeted(
     if not unique:
         raise ValueError(f"a targeted {spec.name} extraction needs at least one {spec.key}")
     job = _Extraction(client, engine, spec, options or ExtractOptions())
+    job.prepare([])
     chunks = [unique[i : i + MAX_IN_VALUES] for i in range(0, len(unique), MAX_IN_VALUES)]
     slices = [_Slice(q.in_(spec.key, chunk), None, None) for chunk in chunks]
     return job.run("targeted", slices, run_id, None)

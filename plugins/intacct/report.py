@@ -65,7 +65,9 @@ def suggestions(engine: Engine, plan_id: int, limit: int = MAX_LISTED) -> list[s
         plans.plan_rows(engine, plan_id, actions=["suggest_link"]),
         key=lambda r: (-(r.confidence or 0), r.intacct_key or ""),
     )
-    return [f"{r.intacct_key} → Forecast {r.forecast_id} ({r.confidence:.0%}: {r.reason})" for r in rows[:limit]]
+    return [
+        f"{r.intacct_key} → Forecast {r.forecast_id} ({r.confidence:.0%}: {r.reason})" for r in rows[:limit]
+    ]
 
 
 def _listed(title: str, items: Sequence[str]) -> list[str]:

@@ -77,3 +77,23 @@ def test_dag_file_imports_without_network_or_database(dag_file):
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_airflow_does_not_load_the_library_as_plugin_files():
+    # Airflow imports every .py under plugins/ by its bare file name unless ignored; our gateway/requests.py
+    # would then replace the `requests` library in every Airflow process (a real outage seen in standalone).
+    probe = textwrap.dedent(
+        """
+        import sys
+        from airflow import plugins_manager
+        plugins_manager.ensure_plugins_loaded()
+        import requests
+        shadowed = [m for m in ("requests", "sql", "db", "tasks", "hooks") if "/plugins/" in (getattr(sys.modules.get(m), "__file__", "") or "")]
+        print(shadowed)
+        sys.exit(1 if shadowed else 0)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]

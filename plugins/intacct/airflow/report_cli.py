@@ -1,0 +1,49 @@
+"""Print a stored run report (the latest, or one by id) and optionally write its plan rows as CSV.
+
+    python -m intacct.airflow.report_cli [--id N] [--dag DAG_ID] [--csv plan.csv]
+
+The state database is the one the DAGs use: the `intacct_state_db` Airflow connection, or the embedded
+default under AIRFLOW_HOME (`make report` points at the demo's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from intacct import db, report
+from intacct.airflow import connections
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--id", type=int, help="report id (default: the latest)")
+    parser.add_argument("--dag", help="only reports of this DAG")
+    parser.add_argument("--csv", help="write the report's plan rows to this CSV file")
+    args = parser.parse_args(argv)
+
+    url = connections.state_db_url()
+    engine = db.open_engine(url)
+    try:
+        stored = report.get_report(engine, args.id, dag_id=args.dag)
+        if stored is None:
+            what = f"report {args.id}" if args.id else "any report" + (f" of {args.dag}" if args.dag else "")
+            print(f"no {what} in {db.describe(url)}", file=sys.stderr)
+            return 1
+        print(f"report {stored.id}, {stored.created_at:%Y-%m-%d %H:%M:%S} UTC\n")
+        print(stored.markdown)
+        if args.csv:
+            plan_id = stored.summary.get("plan_id")
+            if plan_id is None:
+                print(f"report {stored.id} has no plan (the run stopped before planning)", file=sys.stderr)
+                return 1
+            with open(args.csv, "w", newline="", encoding="utf-8") as out:
+                rows = report.write_plan_csv(engine, plan_id, out)
+            print(f"wrote {rows} plan rows of plan {plan_id} to {args.csv}")
+    finally:
+        engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
