@@ -186,9 +186,7 @@ class Faults:
 
     def enable(self, name: str, **params: Any) -> None:
         """Turn a fault on (or replace its parameters); counting restarts."""
-        kind = FAULTS.get(name)
-        if kind is None:
-            raise ValueError(f"unknown fault {name!r}; known: {', '.join(FAULTS)}")
+        kind = _kind(name)
         known = {f.name for f in fields(kind)}
         unknown = set(params) - known
         if unknown:
@@ -205,8 +203,7 @@ class Faults:
                 self._pages.pop(fault.object, None)
 
     def disable(self, name: str) -> None:
-        if name not in FAULTS:
-            raise ValueError(f"unknown fault {name!r}; known: {', '.join(FAULTS)}")
+        _kind(name)
         with self._lock:
             self._active.pop(name, None)
 
@@ -232,10 +229,8 @@ class Faults:
         Lists join with "+" (`nth=3+7`); numbers, true/false and words are understood.
         """
         name, _, rest = spec.partition(":")
-        kind = FAULTS.get(name.strip())
-        if kind is None:
-            raise ValueError(f"unknown fault {name!r}; known: {', '.join(FAULTS)}")
-        types = {f.name: f.type for f in fields(kind)}
+        name = name.strip()
+        types = {f.name: f.type for f in fields(_kind(name))}
         params: dict[str, Any] = {}
         for item in filter(None, (part.strip() for part in rest.split(","))):
             key, _, value = item.partition("=")
@@ -243,7 +238,7 @@ class Faults:
             if key not in types:
                 raise ValueError(f"fault {name!r} has no parameter {key!r}; it takes {sorted(types)}")
             params[key] = _spec_value(str(types[key]), value.strip())
-        return name.strip(), params
+        return name, params
 
     # ---- what the gateway asks ----------------------------------------------------------------------
 
@@ -320,6 +315,13 @@ class Faults:
             due = pages == fault.after_pages or (fault.repeat and pages % fault.after_pages == 0)
         if due:
             _change_data(self._store, fault, pages)
+
+
+def _kind(name: str) -> type:
+    kind = FAULTS.get(name)
+    if kind is None:
+        raise ValueError(f"unknown fault {name!r}; known: {', '.join(FAULTS)}")
+    return kind
 
 
 def _change_data(store: Store, fault: DataChange, pages: int) -> None:

@@ -16,7 +16,7 @@ from lxml import etree
 from .envelope import check_all, check_choice, check_sequence, children, parse_boolean, text_of
 from .errors import SchemaError, function_error, object_not_found, processing_error
 from .faults import Faults
-from .objects import OBJECTS, DataType, ObjectDef
+from .objects import OBJECTS, ObjectDef
 from .query_filter import Node, compile_filter, parse_filter, parse_legacy_query, split_key_range
 from .sessions import Session, SessionRegistry
 from .store import FieldAccess, Row, Store
@@ -548,5 +548,3 @@ HANDLERS: dict[str, Handler] = {
     "readMore": Handler(parse_read_more, run_read_more),
     "query": Handler(parse_query, run_query),
 }
-
-__all__ = ["HANDLERS", "PAGING_FUNCTIONS", "Answer", "CallContext", "DataType"]

@@ -18,6 +18,7 @@ from http import HTTPStatus
 from .envelope import (
     Authentication,
     Control,
+    ControlEcho,
     GatewayRequest,
     Login,
     Operation,
@@ -116,8 +117,7 @@ class Gateway:
         try:
             request = parse_request(body)
         except RequestRejected as rejected:
-            reply = Reply(HTTPStatus.OK, control_failure_document(rejected.echo, rejected.error.details))
-            return self._log(reply, "control_failure", started)
+            return self._log(_control_failure(rejected.echo, rejected.error), "control_failure", started)
         company = self._company_of(request)
         slot = (request.control.senderid, company)
         if not self.faults.acquire_slot(slot):
@@ -135,24 +135,16 @@ class Gateway:
 
     def _answer(self, request: GatewayRequest, host: str) -> tuple[Reply, str, tuple[FunctionCall, ...]]:
         control = request.control
-        sender = self.senders.get(control.senderid)
-        if sender is None or sender.password != control.password:
-            return (
-                Reply(HTTPStatus.OK, control_failure_document(control.echo, bad_sender().details)),
-                "control_failure",
-                (),
-            )
-        try:
+        try:  # the whole request is checked against the schema before anything runs
             for operation in request.operations:
                 for call in operation.functions:
                     handler = HANDLERS.get(call.name)
                     call.args = handler.parse(call.element) if handler else None
         except IntacctError as error:
-            return (
-                Reply(HTTPStatus.OK, control_failure_document(control.echo, error.details)),
-                "control_failure",
-                (),
-            )
+            return _control_failure(control.echo, error), "control_failure", ()
+        sender = self.senders.get(control.senderid)
+        if sender is None or sender.password != control.password:
+            return _control_failure(control.echo, bad_sender()), "control_failure", ()
         maintenance = self.faults.in_maintenance()
         endpoint = self.public_url or f"http://{host}{GATEWAY_PATH}"
         answers: list[OperationAnswer] = []
@@ -313,6 +305,10 @@ class Gateway:
         return reply
 
 
+def _control_failure(echo: ControlEcho, error: IntacctError) -> Reply:
+    return Reply(HTTPStatus.OK, control_failure_document(echo, error.details))
+
+
 def _abort(result: FunctionResult) -> FunctionResult:
     result.status, result.data, result.raw, result.errors = "aborted", None, None, (transaction_aborted(),)
     return result
@@ -339,11 +335,10 @@ def _fault_reply(name: str, fault) -> tuple[Reply, str]:
     if name == "drop_connection":
         return Reply(0, b"", drop=True), "dropped"
     if name == "server_error":
-        phrase = (
-            HTTPStatus(fault.status).phrase
-            if fault.status in HTTPStatus._value2member_map_
-            else "Server Error"
-        )
+        try:
+            phrase = HTTPStatus(fault.status).phrase
+        except ValueError:  # CDN codes such as 524 are not in the standard list
+            phrase = "Server Error"
         return Reply(fault.status, f"{phrase}\n".encode(), "text/plain; charset=UTF-8"), "server_error"
     if name == "html_error":
         return Reply(fault.status, html_error_page(fault.status), "text/html; charset=UTF-8"), "html_error"

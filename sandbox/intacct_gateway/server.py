@@ -18,8 +18,8 @@ from .admin import PREFIX as ADMIN_PREFIX
 from .admin import AdminApi
 from .clock import Clock
 from .faults import DEFAULT_SLOTS, Faults
-from .gateway import DEFAULT_SENDER_ID, DEFAULT_SENDER_PASSWORD, GATEWAY_PATH, Gateway, Sender
-from .generator import DEFAULT_USER_ID, DEFAULT_USER_PASSWORD, generate_company
+from .gateway import GATEWAY_PATH, Gateway, Sender
+from .generator import generate_company
 from .ledger import Ledger
 from .sessions import DEFAULT_SESSION_TIMEOUT
 from .store import DEFAULT_TIMEZONE, Store
@@ -135,6 +135,8 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as clients pool connections
+    # headers and body go out in two writes: do not wait for an ACK between them
+    disable_nagle_algorithm = True
     server_version = "IntacctSandbox/1.0"
     sys_version = ""
     server: _HTTPServer
@@ -244,12 +246,3 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
-
-
-__all__ = [
-    "DEFAULT_SENDER_ID",
-    "DEFAULT_SENDER_PASSWORD",
-    "DEFAULT_USER_ID",
-    "DEFAULT_USER_PASSWORD",
-    "GatewayServer",
-]

@@ -11,6 +11,7 @@ from typing import Any
 
 from .clock import Clock
 from .errors import invalid_session
+from .xmlout import RecordWriter
 
 DEFAULT_SESSION_TIMEOUT = timedelta(hours=2)
 MAX_SESSIONS = 10_000
@@ -41,7 +42,7 @@ class Cursor:
     object_name: str
     rows: list[Any]
     pagesize: int
-    render: Any  # RecordWriter of the readByQuery's fields
+    render: RecordWriter  # writes records with the readByQuery's fields
     position: int = 0
     touched: datetime | None = None
 
@@ -116,7 +117,7 @@ class SessionRegistry:
     # ---- readByQuery cursors, owned by the session that opened them ---------------------------------------
 
     def open_cursor(
-        self, session: Session, object_name: str, rows: list[Any], pagesize: int, render: Any
+        self, session: Session, object_name: str, rows: list[Any], pagesize: int, render: RecordWriter
     ) -> Cursor:
         cursor = Cursor(secrets.token_hex(16), object_name, rows, pagesize, render, touched=self.clock.now())
         with self._lock:
@@ -125,7 +126,9 @@ class SessionRegistry:
                 session.cursors.popitem(last=False)
         return cursor
 
-    def find_cursor(self, session: Session, result_id: str | None = None, object_name: str | None = None):
+    def find_cursor(
+        self, session: Session, result_id: str | None = None, object_name: str | None = None
+    ) -> Cursor | None:
         """The session's cursor by resultId, or its latest one on `object_name`; None when gone."""
         now = self.clock.now()
         with self._lock:

@@ -3,8 +3,9 @@
 Records are tuples in the object's stored-field order, followed by the typed values of the non-text
 fields (ints, epoch seconds, dates...) and the XML-escaped form of the text fields (the same string
 object when nothing needs escaping), kept sorted by their integer key so RECORDNO ranges are bisect
-slices. Keeping the escaped text lets a 2,000-record page be written without escaping anything. A change replaces a record's tuple instead of mutating it, so a reader holding an old tuple
-always sees a consistent record. Every read and write of the gateway happens under `Store.lock`.
+slices. Keeping the escaped text lets a 2,000-record page be written without escaping anything.
+A change replaces a record's tuple instead of mutating it, so a reader holding an old tuple always sees
+a consistent record. Every read and write of the gateway happens under `Store.lock`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from operator import itemgetter
 from typing import Any
 
@@ -21,7 +22,6 @@ from .clock import Clock
 from .datatypes import (
     TYPED_DATATYPES,
     check_text,
-    format_timestamp,
     gmt_offset,
     parse_timezone,
     storer,
@@ -32,7 +32,6 @@ from .xmlout import escape
 
 DEFAULT_COMPANY_ID = "SANDBOX-CO"
 DEFAULT_TIMEZONE = "-08:00"
-STAMP_FIELDS = ("WHENCREATED", "WHENMODIFIED", "CREATEDBY", "MODIFIEDBY")
 # Intacct's ENTITY field on customers and employees: the record's ID behind a one-letter type code.
 _ENTITY_PREFIX = {"CUSTOMER": "C", "EMPLOYEE": "E"}
 
@@ -59,7 +58,7 @@ class FieldAccess:
 class Table:
     """The records of one object."""
 
-    def __init__(self, objdef: ObjectDef, zone):
+    def __init__(self, objdef: ObjectDef, zone: tzinfo):
         stored = [f for f in objdef.fields if f.stored]
         typed = [f for f in stored if f.datatype in TYPED_DATATYPES]
         texts = [f for f in stored if f.datatype not in TYPED_DATATYPES]
@@ -248,9 +247,6 @@ class Store:
 
     def gmt_offset(self) -> str:
         return gmt_offset(self.zone, self.clock.now())
-
-    def format_timestamp(self, instant: datetime) -> str:
-        return format_timestamp(int(instant.timestamp()), self.zone)
 
     # ---- credentials --------------------------------------------------------------------------------
 
