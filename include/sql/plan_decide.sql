@@ -35,25 +35,29 @@ WITH src AS (
     SELECT t.* FROM intacct_plan_target t
     WHERE t.plan_id = :plan_id
       AND NOT EXISTS (SELECT 1 FROM intacct_link l WHERE l.entity_type = :entity_type AND l.forecast_id = t.forecast_id)
-), src_key1 AS (
-    SELECT key1, COUNT(*) AS n FROM src WHERE key1 IS NOT NULL GROUP BY key1
-), src_key2 AS (
-    SELECT key2, COUNT(*) AS n FROM src WHERE key2 IS NOT NULL GROUP BY key2
-), tgt_key1 AS (
-    SELECT key1, COUNT(*) AS n, MIN(forecast_id) AS first_id, MAX(forecast_id) AS last_id
-    FROM tgt WHERE key1 IS NOT NULL GROUP BY key1
-), tgt_key2 AS (
-    SELECT key2, COUNT(*) AS n, MIN(forecast_id) AS first_id, MAX(forecast_id) AS last_id
-    FROM tgt WHERE key2 IS NOT NULL GROUP BY key2
+), both_sides AS (
+    SELECT 's' AS side, intacct_key, recordno, inactive_reason, problem, key1, key2, NULL AS forecast_id FROM src
+    UNION ALL
+    SELECT 't', NULL, NULL, NULL, NULL, key1, key2, forecast_id FROM tgt
+), counted AS (
+    -- Per match key: how many unlinked Intacct records and free Forecast records share it, and which
+    -- Forecast ids. Windows over one sorted set, not joins of aggregates, so the cost stays n log n on
+    -- both databases (SQLite's planner would otherwise loop over one aggregate per row).
+    SELECT b.*,
+           CASE WHEN key1 IS NOT NULL THEN SUM(CASE WHEN side = 's' THEN 1 ELSE 0 END) OVER (PARTITION BY key1) END AS src1_n,
+           CASE WHEN key1 IS NOT NULL THEN SUM(CASE WHEN side = 't' THEN 1 ELSE 0 END) OVER (PARTITION BY key1) END AS t1_n,
+           CASE WHEN key1 IS NOT NULL THEN MIN(forecast_id) OVER (PARTITION BY key1) END AS t1_id,
+           CASE WHEN key1 IS NOT NULL THEN MAX(forecast_id) OVER (PARTITION BY key1) END AS t1_last,
+           CASE WHEN key2 IS NOT NULL THEN SUM(CASE WHEN side = 's' THEN 1 ELSE 0 END) OVER (PARTITION BY key2) END AS src2_n,
+           CASE WHEN key2 IS NOT NULL THEN SUM(CASE WHEN side = 't' THEN 1 ELSE 0 END) OVER (PARTITION BY key2) END AS t2_n,
+           CASE WHEN key2 IS NOT NULL THEN MIN(forecast_id) OVER (PARTITION BY key2) END AS t2_id,
+           CASE WHEN key2 IS NOT NULL THEN MAX(forecast_id) OVER (PARTITION BY key2) END AS t2_last
+    FROM both_sides b
 ), matched AS (
-    SELECT src.intacct_key, src.recordno, src.inactive_reason, src.problem,
-           s1.n AS src1_n, t1.n AS t1_n, t1.first_id AS t1_id, t1.last_id AS t1_last,
-           s2.n AS src2_n, t2.n AS t2_n, t2.first_id AS t2_id, t2.last_id AS t2_last
-    FROM src
-    LEFT JOIN src_key1 s1 ON s1.key1 = src.key1
-    LEFT JOIN tgt_key1 t1 ON t1.key1 = src.key1
-    LEFT JOIN src_key2 s2 ON s2.key2 = src.key2
-    LEFT JOIN tgt_key2 t2 ON t2.key2 = src.key2
+    SELECT intacct_key, recordno, inactive_reason, problem,
+           src1_n, t1_n, t1_id, t1_last, src2_n, t2_n, t2_id, t2_last
+    FROM counted
+    WHERE side = 's'
 ), decided AS (
     SELECT m.*,
            CASE

@@ -190,8 +190,9 @@ class _Extraction:
 
     def run(self, kind: str, slices: Sequence[_Slice], run_id: str | None, watermark: datetime | None):
         batch_id = staging.begin_batch(self.engine, self.spec, kind, run_id)
-        # At most one page waits per worker: memory stays flat, and a slow database slows the fetching.
-        pages: queue.Queue[Result | _SliceDone] = queue.Queue(maxsize=self.slots)
+        # One page waits here and each worker holds at most one more: memory stays flat whatever the
+        # company's size, and a database slower than Intacct slows the fetching instead of filling memory.
+        pages: queue.Queue[Result | _SliceDone] = queue.Queue(maxsize=1)
 
         def hand_over(item: Result | _SliceDone) -> bool:
             while not self._stop.is_set():

@@ -159,3 +159,20 @@ def person_values(row: Mapping[str, object]) -> dict[str, str | None]:
             first = parts[0] if parts else None
             last = parts[1] if len(parts) > 1 else None
     return {"first_name": first, "last_name": last, "email": _clean(row.get("email"))}
+
+
+def markdown_tables() -> str:
+    """The mapping as the Markdown tables of docs/field-mapping.md (a test keeps the two identical)."""
+    sections = (("Clients (Intacct CUSTOMER)", CLIENT_FIELDS), ("Departments (Intacct DEPARTMENT)", DEPARTMENT_FIELDS),
+                ("Team members (Intacct USERINFO and EMPLOYEE)", PERSON_FIELDS))  # fmt: skip
+    lines: list[str] = []
+    for title, fields in sections:
+        lines += [
+            f"### {title}",
+            "",
+            "| Forecast field | Intacct field | missing or invalid values |",
+            "|---|---|---|",
+        ]
+        lines += [f"| `{f.forecast}` | `{f.intacct}` | {f.rule} |" for f in fields]
+        lines.append("")
+    return "\n".join(lines)

@@ -20,7 +20,7 @@ in Python when the rows were staged, so the SQL is identical on SQLite and Postg
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -177,13 +177,26 @@ def plan_counts(engine: Engine, plan_id: int) -> dict[str, int]:
     return {action: int(found.get(action, 0)) for action in ACTIONS}
 
 
-def plan_rows(engine: Engine, plan_id: int, actions: Iterable[str] | None = None) -> list[PlanRow]:
-    """The rows of a plan (optionally only some actions), ordered by Intacct key."""
+def plan_rows(
+    engine: Engine, plan_id: int, actions: Iterable[str] | None = None, *, keys: Sequence[str] | None = None
+) -> list[PlanRow]:
+    """The rows of a plan (optionally only some actions, or some Intacct keys), ordered by Intacct key."""
     query = select(intacct_plan_row).where(intacct_plan_row.c.plan_id == plan_id)
     if actions is not None:
         query = query.where(intacct_plan_row.c.action.in_(list(actions)))
     with engine.connect() as connection:
-        rows = connection.execute(query.order_by(intacct_plan_row.c.intacct_key)).mappings().all()
+        if keys is None:
+            rows = connection.execute(query.order_by(intacct_plan_row.c.intacct_key)).mappings().all()
+        else:
+            rows = []
+            for start in range(0, len(keys), 1000):
+                chunk = list(keys[start : start + 1000])
+                rows += (
+                    connection.execute(query.where(intacct_plan_row.c.intacct_key.in_(chunk)))
+                    .mappings()
+                    .all()
+                )
+            rows.sort(key=lambda r: r["intacct_key"] or "")
     return [
         PlanRow(
             intacct_key=r["intacct_key"],

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from types import SimpleNamespace
+
+from intacct.airflow import defaults
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.append(json.loads(body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_failure_notifier_posts_a_short_message_to_the_configured_webhook(monkeypatch):
+    server = HTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv(
+            "AIRFLOW_VAR_INTACCT_FAILURE_WEBHOOK", f"http://127.0.0.1:{server.server_port}/hook"
+        )
+        context = {"dag": SimpleNamespace(dag_id="intacct_import_clients"), "run_id": "manual__1",
+                   "ti": SimpleNamespace(task_id="extract_customers")}  # fmt: skip
+        defaults.notify_failure(context)
+    finally:
+        server.shutdown()
+    assert _Receiver.received == [
+        {
+            "text": "Intacct pipeline: intacct_import_clients run manual__1 failed in task extract_customers",
+            "dag_id": "intacct_import_clients",
+            "run_id": "manual__1",
+            "task_id": "extract_customers",
+        }
+    ]
+
+
+def test_failure_notifier_is_silent_without_a_webhook_and_never_raises(monkeypatch):
+    monkeypatch.delenv("AIRFLOW_VAR_INTACCT_FAILURE_WEBHOOK", raising=False)
+    defaults.notify_failure({"dag": SimpleNamespace(dag_id="d"), "run_id": "r"})
+    monkeypatch.setenv("AIRFLOW_VAR_INTACCT_FAILURE_WEBHOOK", "http://127.0.0.1:9/unreachable")
+    defaults.notify_failure({"dag": SimpleNamespace(dag_id="d"), "run_id": "r"})  # logs, does not raise
