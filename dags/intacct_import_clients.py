@@ -6,15 +6,17 @@ from airflow.sdk import Param, TriggerRule, dag, task
 
 from intacct.airflow import defaults
 from intacct.airflow import tasks as t
+from intacct.airflow.selection import SelectIntacctRecords
 from intacct.apply import ImportRequest
 
 ENTITY = "client"
 DOC = """
 ### Import Intacct customers as Forecast clients
 
-validate → extract customers → snapshot Forecast → plan → import selected → report
+validate → extract customers → snapshot Forecast → plan → choose customers → import selected → report
 
-Trigger with **customer_ids** (Intacct CUSTOMERIDs). Each selected customer that is not yet in Forecast
+Trigger with **customer_ids** (Intacct CUSTOMERIDs), or leave it empty and answer the **choose_customers**
+step (Browse → Required Actions): a multi-select of the importable customers of this run's plan. Each selected customer that is not yet in Forecast
 becomes a client (name, street, zip, city, country as ISO code, VAT number) and is linked to it; customers
 already imported or linked are skipped and reported, never duplicated, and existing Forecast clients are
 never overwritten. Inactive customers are imported only with **include_inactive**. **dry_run** writes
@@ -31,7 +33,7 @@ PARAMS = {
         type="array",
         items={"type": "string", "minLength": 1},
         title="Intacct customer IDs",
-        description="CUSTOMERIDs to import, one per line.",
+        description="CUSTOMERIDs to import, one per line. Empty: choose from a list during the run.",
     ),
     "include_inactive": Param(False, type="boolean", title="Include inactive customers"),
     "dry_run": Param(
@@ -70,12 +72,16 @@ def intacct_import_clients():
     def plan(batch: dict, snapshot: dict, **context):
         return t.build_plan(t.RunContext.from_airflow(context, ENTITY), batch, snapshot["snapshot_id"])
 
+    choose_customers = SelectIntacctRecords(
+        task_id="choose_customers", entity_type=ENTITY, ids_param="customer_ids", plan_task_id="plan"
+    )
+
     @task
-    def import_selected(plan: dict, **context):
+    def import_selected(plan: dict, selection: dict, **context):
         params = context["params"]
         request = ImportRequest(
             ENTITY,
-            tuple(params["customer_ids"]),
+            tuple(selection["chosen_options"]),
             include_inactive=params["include_inactive"],
             dry_run=params["dry_run"],
         )
@@ -92,7 +98,8 @@ def intacct_import_clients():
     snapshot = snapshot_forecast()
     checked >> [batch, snapshot]
     planned = plan(batch, snapshot)
-    import_selected(planned) >> report()
+    planned >> choose_customers
+    import_selected(planned, choose_customers.output) >> report()
 
 
 intacct_import_clients()

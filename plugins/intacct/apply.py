@@ -35,7 +35,6 @@ from intacct.schema import (
     forecast_snapshot_tables,
     intacct_apply_lock,
     intacct_import_intent,
-    intacct_plan,
     staging_tables,
 )
 
@@ -107,10 +106,7 @@ class _Selection:
 
 
 def _plan_header(engine: Engine, plan_id: int):
-    with engine.connect() as connection:
-        header = (
-            connection.execute(select(intacct_plan).where(intacct_plan.c.id == plan_id)).mappings().first()
-        )
+    header = plans.plan_header(engine, plan_id)
     if header is None:
         raise ImportRefused([f"plan {plan_id} does not exist"])
     return header

@@ -206,13 +206,14 @@ class _Extraction:
         def fetch(part: _Slice) -> None:
             try:
                 self.page_slice(part, hand_over)
-            except BaseException as error:
+            except Exception as error:  # raised again by the storing thread
                 hand_over(_SliceDone(error))
-                raise
-            hand_over(_SliceDone(None))
+            else:
+                hand_over(_SliceDone(None))
 
         try:
-            with ThreadPoolExecutor(max_workers=max(1, min(self.slots, len(slices)))) as pool:
+            workers = max(1, min(self.slots, len(slices)))
+            with ThreadPoolExecutor(workers, thread_name_prefix=f"extract-{self.spec.name}") as pool:
                 try:
                     for part in slices:
                         pool.submit(fetch, part)  # outcomes arrive through the queue as _SliceDone

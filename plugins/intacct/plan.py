@@ -164,6 +164,13 @@ def build_plan(
     )
 
 
+def plan_header(engine: Engine, plan_id: int) -> dict[str, object] | None:
+    """The plan's entity type, Intacct batch and Forecast snapshot, or None for an unknown plan."""
+    with engine.connect() as connection:
+        row = connection.execute(select(intacct_plan).where(intacct_plan.c.id == plan_id)).mappings().first()
+    return dict(row) if row else None
+
+
 def plan_counts(engine: Engine, plan_id: int) -> dict[str, int]:
     """Rows per action, every action present (zero when none)."""
     with engine.connect() as connection:

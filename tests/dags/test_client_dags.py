@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,64 @@ def test_link_refused_link_and_unlink(pipeline):
     unlinked = run("intacct_link_clients", {"unlink": [alpha.id]})
     assert unlinked.state == "success"
     assert links.links(pipeline.state, "client") == []
+
+
+def start_responder(answers, stop):
+    """Answer pending human-in-the-loop requests as the REST PATCH handler does (Airflow 3.3 internals)."""
+
+    def _loop():
+        from airflow.models.hitl import HITLDetail
+        from airflow.models.taskinstance import TaskInstance
+        from airflow.models.trigger import handle_event_submit
+        from airflow.triggers.base import TriggerEvent
+        from airflow.utils import timezone
+        from airflow.utils.session import create_session
+        from airflow.utils.state import TaskInstanceState
+        from sqlalchemy import select
+
+        while not stop.is_set():
+            with create_session() as session:
+                for detail in session.scalars(
+                    select(HITLDetail).where(HITLDetail.responded_at.is_(None))
+                ).all():
+                    ti = session.get(TaskInstance, detail.ti_id)
+                    if (
+                        ti is None
+                        or ti.task_id not in answers
+                        or ti.state != TaskInstanceState.AWAITING_INPUT
+                    ):
+                        continue
+                    detail.chosen_options = answers[ti.task_id](detail.options)
+                    detail.params_input = {}
+                    detail.responded_at = timezone.utcnow()
+                    detail.responded_by = {"id": "test", "name": "test"}
+                    handle_event_submit(
+                        TriggerEvent(detail.as_resume_event_payload()), task_instance=ti, session=session
+                    )
+            stop.wait(0.3)
+
+    thread = threading.Thread(target=_loop, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_without_ids_a_person_chooses_from_the_importable_customers(pipeline):
+    offered = []
+
+    def pick_two(options):
+        offered.extend(options)
+        return options[:2]
+
+    stop = threading.Event()
+    start_responder({"choose_customers": pick_two}, stop)
+    try:
+        result = run("intacct_import_clients", {})
+    finally:
+        stop.set()
+    assert result.state == "success"
+    visible = {
+        c["CUSTOMERID"] for c in pipeline.gateway.store.records("CUSTOMER") if not c.get("MEGAENTITYID")
+    }
+    assert offered and set(offered) <= visible  # ids only, from this run's plan
+    assert sorted(link.intacct_key for link in links.links(pipeline.state, "client")) == sorted(offered[:2])
+    assert len(pipeline.forecast.list_clients()) == 2

@@ -87,6 +87,35 @@ def test_full_extraction_reads_every_record_once_and_counts_its_calls(gateway, s
     assert batch.watermark.astimezone(client.user_time_zone()).replace(tzinfo=None) == newest
 
 
+def test_the_probes_share_one_request_read_beside_the_users_formatting(gateway, state_engine):
+    extract.extract_full(make_client(gateway), state_engine, CUSTOMER, run_id="r1")
+    # watermark, lowest and highest RECORDNO: three transactions, one round trip
+    assert gateway.ledger.requests() == gateway.ledger.calls() - 2
+    assert gateway.ledger.calls("readUserFormatting") == 1
+
+
+def test_a_failure_to_store_a_page_stops_the_fetching(gateway, state_engine, monkeypatch):
+    stored = []
+
+    def insert_then_fail(engine, spec, batch_id, rows):
+        stored.append(len(list(rows)))
+        if len(stored) == 2:
+            raise RuntimeError("disk full")
+
+    monkeypatch.setattr(staging, "insert_rows", insert_then_fail)
+    with pytest.raises(RuntimeError, match="disk full"):
+        extract.extract_full(
+            make_client(gateway),
+            state_engine,
+            CUSTOMER,
+            run_id="r1",
+            options=extract.ExtractOptions(page_size=100),
+        )
+    assert staging.latest_batch(state_engine, "CUSTOMER") is None
+    # 23 pages in all; the workers stop within a few pages of the failure (one queued, one held each)
+    assert gateway.ledger.calls("query", "CUSTOMER") <= 3 + 2 + 1 + 2 * 2
+
+
 def test_staged_values_are_typed_and_in_the_users_time_zone(gateway, state_engine):
     client = make_client(gateway)
     result = extract.extract_full(client, state_engine, USERINFO, run_id="r1")
