@@ -1,10 +1,11 @@
-"""Import Intacct customers as Forecast clients (wiring only: the work is in `intacct.airflow.tasks`)."""
+"""Import Intacct customers as Forecast clients (wiring only: the work is in `intacct.airflow`)."""
 
 from __future__ import annotations
 
-from airflow.sdk import Param, TriggerRule, dag, task
+from airflow.sdk import Param, dag, task
 
 from intacct.airflow import defaults
+from intacct.airflow import pipeline as p
 from intacct.airflow import tasks as t
 from intacct.airflow.selection import SelectIntacctRecords
 from intacct.apply import ImportRequest
@@ -16,11 +17,11 @@ DOC = """
 validate → extract customers → snapshot Forecast → plan → choose customers → import selected → report
 
 Trigger with **customer_ids** (Intacct CUSTOMERIDs), or leave it empty and answer the **choose_customers**
-step (Browse → Required Actions): a multi-select of the importable customers of this run's plan. Each selected customer that is not yet in Forecast
-becomes a client (name, street, zip, city, country as ISO code, VAT number) and is linked to it; customers
-already imported or linked are skipped and reported, never duplicated, and existing Forecast clients are
-never overwritten. Inactive customers are imported only with **include_inactive**. **dry_run** writes
-nothing and reports what would happen.
+step (Browse → Required Actions): a multi-select of the importable customers of this run's plan. Each selected
+customer that is not yet in Forecast becomes a client (name, street, zip, city, country as ISO code, VAT
+number) and is linked to it; customers already imported or linked are skipped and reported, never
+duplicated, and existing Forecast clients are never overwritten. Inactive customers are imported only with
+**include_inactive**. **dry_run** writes nothing and reports what would happen.
 
 The report (task `report`) lists counts per plan action, what was imported or skipped and why, suggested
 links to existing clients, Intacct API calls spent this run and this month, and readiness.
@@ -51,30 +52,10 @@ PARAMS = {
     **defaults.dag_defaults(),
 )
 def intacct_import_clients():
-    @task
-    def validate(**context):
-        run = t.RunContext.from_airflow(context, ENTITY)
-        return t.validate(
-            run, context["dag_run"].conf, context["params"], list(PARAMS), ids_param="customer_ids"
-        )
-
     @task(pool=defaults.INTACCT_POOL, pool_slots=defaults.INTACCT_SLOTS, **defaults.EXTRACT_RETRIES)
     def extract_customers(**context):
-        return t.extract_intacct(
-            t.RunContext.from_airflow(context, ENTITY), "CUSTOMER", slots=defaults.INTACCT_SLOTS
-        )
-
-    @task
-    def snapshot_forecast(**context):
-        return t.snapshot_forecast(t.RunContext.from_airflow(context, ENTITY))
-
-    @task
-    def plan(batch: dict, snapshot: dict, **context):
-        return t.build_plan(t.RunContext.from_airflow(context, ENTITY), batch, snapshot["snapshot_id"])
-
-    choose_customers = SelectIntacctRecords(
-        task_id="choose_customers", entity_type=ENTITY, ids_param="customer_ids", plan_task_id="plan"
-    )
+        run = t.RunContext.from_airflow(context, ENTITY)
+        return t.extract_intacct(run, "CUSTOMER", slots=defaults.INTACCT_SLOTS)
 
     @task
     def import_selected(plan: dict, selection: dict, **context):
@@ -87,19 +68,16 @@ def intacct_import_clients():
         )
         return t.import_selected(t.RunContext.from_airflow(context, ENTITY), plan["plan_id"], request)
 
-    @task(trigger_rule=TriggerRule.ALL_DONE)
-    def report(**context):
-        return t.finish_report(
-            t.RunContext.from_airflow(context, ENTITY), upstream_failed=t.upstream_failed(context)
-        )
-
-    checked = validate()
+    checked = p.validate_task(ENTITY, list(PARAMS), ids_param="customer_ids")
     batch = extract_customers()
-    snapshot = snapshot_forecast()
+    snapshot = p.snapshot_task(ENTITY)
     checked >> [batch, snapshot]
-    planned = plan(batch, snapshot)
-    planned >> choose_customers
-    import_selected(planned, choose_customers.output) >> report()
+    planned = p.plan_task(ENTITY, batch, snapshot)
+    choose = SelectIntacctRecords(
+        task_id="choose_customers", entity_type=ENTITY, ids_param="customer_ids", plan_task_id="plan"
+    )
+    planned >> choose
+    import_selected(planned, choose.output) >> p.report_task(ENTITY)
 
 
 intacct_import_clients()

@@ -1,10 +1,10 @@
-"""Link existing Forecast clients to Intacct customers (wiring only: the work is in `intacct.airflow.tasks`)."""
+"""Link existing Forecast clients to Intacct customers (wiring only: the work is in `intacct.airflow`)."""
 
 from __future__ import annotations
 
-from airflow.sdk import Param, TriggerRule, dag, task
+from airflow.sdk import Param, dag, task
 
-from intacct.airflow import defaults
+from intacct.airflow import defaults, pipeline
 from intacct.airflow import tasks as t
 from intacct.apply import LinkRequest
 
@@ -58,11 +58,6 @@ PARAMS = {
     **defaults.dag_defaults(),
 )
 def intacct_link_clients():
-    @task
-    def validate(**context):
-        run = t.RunContext.from_airflow(context, ENTITY)
-        return t.validate(run, context["dag_run"].conf, context["params"], list(PARAMS))
-
     @task(pool=defaults.INTACCT_POOL, pool_slots=defaults.INTACCT_SLOTS, **defaults.EXTRACT_RETRIES)
     def extract_named_customers(**context):
         pairs = t.parse_link_pairs(ENTITY, context["params"]["links"])
@@ -70,14 +65,6 @@ def intacct_link_clients():
         return t.extract_intacct(
             run, "CUSTOMER", keys=[p.intacct_key for p in pairs], slots=defaults.INTACCT_SLOTS
         )
-
-    @task
-    def snapshot_forecast(**context):
-        return t.snapshot_forecast(t.RunContext.from_airflow(context, ENTITY))
-
-    @task
-    def plan(batch: dict, snapshot: dict, **context):
-        return t.build_plan(t.RunContext.from_airflow(context, ENTITY), batch, snapshot["snapshot_id"])
 
     @task
     def link(plan: dict, **context):
@@ -91,17 +78,11 @@ def intacct_link_clients():
         )
         return t.link_selected(t.RunContext.from_airflow(context, ENTITY), plan["plan_id"], request)
 
-    @task(trigger_rule=TriggerRule.ALL_DONE)
-    def report(**context):
-        return t.finish_report(
-            t.RunContext.from_airflow(context, ENTITY), upstream_failed=t.upstream_failed(context)
-        )
-
-    checked = validate()
+    checked = pipeline.validate_task(ENTITY, list(PARAMS))
     batch = extract_named_customers()
-    snapshot = snapshot_forecast()
+    snapshot = pipeline.snapshot_task(ENTITY)
     checked >> [batch, snapshot]
-    link(plan(batch, snapshot)) >> report()
+    link(pipeline.plan_task(ENTITY, batch, snapshot)) >> pipeline.report_task(ENTITY)
 
 
 intacct_link_clients()

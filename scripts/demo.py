@@ -22,29 +22,13 @@ sys.path[:0] = [str(REPO / "plugins"), str(REPO)]
 from intacct import db, migrations, report  # noqa: E402
 from intacct.forecast.sql import SqlForecastTarget, ensure_forecast_schema  # noqa: E402
 from intacct.forecast.target import NewClient  # noqa: E402
-from sandbox.intacct_gateway.gateway import DEFAULT_SENDER_ID, DEFAULT_SENDER_PASSWORD  # noqa: E402
-from sandbox.intacct_gateway.generator import DEFAULT_USER_ID, DEFAULT_USER_PASSWORD  # noqa: E402
 from sandbox.intacct_gateway.server import GatewayServer  # noqa: E402
-from sandbox.intacct_gateway.store import DEFAULT_COMPANY_ID  # noqa: E402
 
 AIRFLOW = str(REPO / ".venv" / "bin" / "airflow")
 
 
-def airflow_env(home: Path, gateway_port: int) -> dict[str, str]:
-    connection = {
-        "conn_type": "http",
-        "host": "127.0.0.1",
-        "port": gateway_port,
-        "schema": "http",
-        "login": DEFAULT_USER_ID,
-        "password": DEFAULT_USER_PASSWORD,
-        "extra": {
-            "sender_id": DEFAULT_SENDER_ID,
-            "sender_password": DEFAULT_SENDER_PASSWORD,
-            "company_id": DEFAULT_COMPANY_ID,
-            "retry_max_total": 60,
-        },
-    }
+def airflow_env(home: Path, gateway: GatewayServer) -> dict[str, str]:
+    connection = gateway.airflow_connection(retry_max_total=60)
     return {
         **os.environ,
         "AIRFLOW_HOME": str(home),
@@ -102,7 +86,7 @@ def main() -> int:
         forecast_ids = seed_forecast(home, active)
         state = db.open_engine(f"sqlite:///{home / db.STATE_DB_FILE}")
         migrations.upgrade(state)
-        env = airflow_env(home, int(gateway.url.rsplit(":", 1)[1]))
+        env = airflow_env(home, gateway)
 
         print("preparing Airflow (metadata database, intacct_api pool) …")
         if run([AIRFLOW, "db", "migrate"], env, log) or run(

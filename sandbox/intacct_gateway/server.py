@@ -18,8 +18,8 @@ from .admin import PREFIX as ADMIN_PREFIX
 from .admin import AdminApi
 from .clock import Clock
 from .faults import DEFAULT_SLOTS, Faults
-from .gateway import GATEWAY_PATH, Gateway, Sender
-from .generator import generate_company
+from .gateway import DEFAULT_SENDER_ID, DEFAULT_SENDER_PASSWORD, GATEWAY_PATH, Gateway, Sender
+from .generator import DEFAULT_USER_ID, DEFAULT_USER_PASSWORD, generate_company
 from .ledger import Ledger
 from .sessions import DEFAULT_SESSION_TIMEOUT
 from .store import DEFAULT_TIMEZONE, Store
@@ -97,6 +97,25 @@ class GatewayServer:
     @property
     def admin_url(self) -> str:
         return self.url + ADMIN_PREFIX
+
+    def airflow_connection(self, **extra: Any) -> dict[str, Any]:
+        """An Airflow `http` connection (as AIRFLOW_CONN_* JSON wants it) to this gateway with the default
+        sender and user; `extra` adds or overrides keys of its extra."""
+        host, port = self._httpd.server_address[:2] if self._httpd else self._address
+        return {
+            "conn_type": "http",
+            "host": host,
+            "port": port,
+            "schema": "http",
+            "login": DEFAULT_USER_ID,
+            "password": DEFAULT_USER_PASSWORD,
+            "extra": {
+                "sender_id": DEFAULT_SENDER_ID,
+                "sender_password": DEFAULT_SENDER_PASSWORD,
+                "company_id": self.store.company_id,
+                **extra,
+            },
+        }
 
     def start(self) -> str:
         """Bind and serve in a background thread; returns the gateway endpoint URL."""

@@ -11,10 +11,7 @@ from intacct import db
 from intacct.airflow import tasks
 from intacct.forecast.sql import SqlForecastTarget, ensure_forecast_schema
 from sandbox.intacct_gateway.clock import Clock
-from sandbox.intacct_gateway.gateway import DEFAULT_SENDER_ID, DEFAULT_SENDER_PASSWORD
-from sandbox.intacct_gateway.generator import DEFAULT_USER_ID, DEFAULT_USER_PASSWORD
 from sandbox.intacct_gateway.server import GatewayServer
-from sandbox.intacct_gateway.store import DEFAULT_COMPANY_ID
 
 
 @pytest.fixture(scope="session")
@@ -42,20 +39,7 @@ class Pipeline:
         self.forecast_engine = db.open_engine(forecast_url)
         ensure_forecast_schema(self.forecast_engine)
         self.forecast = SqlForecastTarget(self.forecast_engine)
-        connection = {
-            "conn_type": "http",
-            "host": "127.0.0.1",
-            "port": int(gateway.url.rsplit(":", 1)[1]),
-            "schema": "http",
-            "login": DEFAULT_USER_ID,
-            "password": DEFAULT_USER_PASSWORD,
-            "extra": {
-                "sender_id": DEFAULT_SENDER_ID,
-                "sender_password": DEFAULT_SENDER_PASSWORD,
-                "company_id": DEFAULT_COMPANY_ID,
-                "retry_max_total": 20,
-            },
-        }
+        connection = gateway.airflow_connection(retry_max_total=20)
         monkeypatch.setenv("AIRFLOW_CONN_INTACCT_DEFAULT", json.dumps(connection))
         monkeypatch.setenv(
             "AIRFLOW_CONN_INTACCT_STATE_DB",

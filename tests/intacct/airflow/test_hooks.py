@@ -118,26 +118,15 @@ def test_test_connection_reports_a_gateway_that_is_not_there(set_conn):
 
 
 def test_test_connection_signs_in_to_the_sandbox_and_reports_the_zone(set_conn):
-    from sandbox.intacct_gateway.gateway import DEFAULT_SENDER_ID, DEFAULT_SENDER_PASSWORD
-    from sandbox.intacct_gateway.generator import DEFAULT_USER_ID, DEFAULT_USER_PASSWORD
     from sandbox.intacct_gateway.server import GatewayServer
-    from sandbox.intacct_gateway.store import DEFAULT_COMPANY_ID
 
     with GatewayServer(customers=5, departments=3, users=4) as gateway:
-        port = int(gateway.url.rsplit(":", 1)[1])
-        extra = {
-            "sender_id": DEFAULT_SENDER_ID,
-            "sender_password": DEFAULT_SENDER_PASSWORD,
-            "company_id": DEFAULT_COMPANY_ID,
-        }
-        good = {"conn_type": "http", "host": "127.0.0.1", "port": port, "schema": "http",
-                "login": DEFAULT_USER_ID, "password": DEFAULT_USER_PASSWORD, "extra": extra}  # fmt: skip
+        good = gateway.airflow_connection()
         set_conn(json.dumps(good))
         ok, message = IntacctHook().test_connection()
         assert ok, message
-        assert (
-            message
-            == f"Signed in to Intacct company {DEFAULT_COMPANY_ID} as {DEFAULT_USER_ID}; user time zone UTC-08:00"
+        assert message == (
+            f"Signed in to Intacct company {good['extra']['company_id']} as {good['login']}; user time zone UTC-08:00"
         )
         assert gateway.ledger.counts() == {("getAPISession", ""): 1, ("readUserFormatting", "USERINFO"): 1}
 
