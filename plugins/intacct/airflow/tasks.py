@@ -32,8 +32,10 @@ from intacct.objects import spec_for
 log = logging.getLogger(__name__)
 
 INTACCT_CONN_ID = IntacctHook.default_conn_name
-# Batches of each object and kind kept in staging; older ones are pruned after each extraction.
+# Complete batches of each object and kind (and Forecast snapshots) kept; older ones are pruned after
+# each run. The Airflow Variable `intacct_batch_retention` overrides it.
 BATCH_RETENTION = 5
+RETENTION_VARIABLE = "intacct_batch_retention"
 # Requests the user can get wrong: they end the run as "refused" with a message naming the values.
 REFUSALS = (apply.ImportRefused, LinkRequestRefused, IntacctConnectionError, ValueError)
 
@@ -54,6 +56,21 @@ class RunContext:
             "scheduler" if getattr(dag_run, "run_type", "") == "scheduled" else None
         )
         return cls(context["dag"].dag_id, dag_run.run_id, entity_type, actor)
+
+
+def batch_retention() -> int:
+    from airflow.sdk import Variable
+
+    raw = Variable.get(RETENTION_VARIABLE, default=None)
+    try:
+        keep = int(raw) if raw is not None else BATCH_RETENTION
+    except ValueError:
+        raise ValueError(
+            f"Airflow Variable {RETENTION_VARIABLE} must be a whole number, got {raw!r}"
+        ) from None
+    if keep < 1:
+        raise ValueError(f"Airflow Variable {RETENTION_VARIABLE} must be at least 1, got {keep}")
+    return keep
 
 
 @cache
@@ -210,7 +227,7 @@ def extract_intacct(
             finally:
                 client.close()
                 usage.record_calls(engine, run.run_id, counter.drain())
-        staging.prune_batches(engine, spec.name, keep=BATCH_RETENTION)
+        staging.prune_batches(engine, spec.name, keep=batch_retention())
         log.info("%s: %s batch %s with %d records", spec.name, result.kind, result.batch_id, result.rows)
         return {
             "batch_id": result.batch_id,
@@ -226,7 +243,7 @@ def extract_intacct(
 def snapshot_forecast(run: RunContext) -> dict[str, Any]:
     with reporting(run) as engine:
         result = snapshot.take_snapshot(forecast_target(), engine, run_id=run.run_id)
-        snapshot.prune_snapshots(engine, keep=BATCH_RETENTION)
+        snapshot.prune_snapshots(engine, keep=batch_retention())
         return {
             "snapshot_id": result.id,
             "clients": result.client_count,

@@ -49,3 +49,20 @@ def test_failure_notifier_is_silent_without_a_webhook_and_never_raises(monkeypat
     defaults.notify_failure({"dag": SimpleNamespace(dag_id="d"), "run_id": "r"})
     monkeypatch.setenv("AIRFLOW_VAR_INTACCT_FAILURE_WEBHOOK", "http://127.0.0.1:9/unreachable")
     defaults.notify_failure({"dag": SimpleNamespace(dag_id="d"), "run_id": "r"})  # logs, does not raise
+
+
+def test_batch_retention_comes_from_a_variable_and_is_checked(monkeypatch):
+    import pytest
+
+    from intacct.airflow import tasks
+
+    monkeypatch.delenv("AIRFLOW_VAR_INTACCT_BATCH_RETENTION", raising=False)
+    assert tasks.batch_retention() == tasks.BATCH_RETENTION
+    monkeypatch.setenv("AIRFLOW_VAR_INTACCT_BATCH_RETENTION", "12")
+    assert tasks.batch_retention() == 12
+    monkeypatch.setenv("AIRFLOW_VAR_INTACCT_BATCH_RETENTION", "all")
+    with pytest.raises(ValueError, match="must be a whole number, got 'all'"):
+        tasks.batch_retention()
+    monkeypatch.setenv("AIRFLOW_VAR_INTACCT_BATCH_RETENTION", "0")
+    with pytest.raises(ValueError, match="at least 1"):
+        tasks.batch_retention()
