@@ -108,10 +108,16 @@ def _country_index() -> dict[str, str]:
     return index
 
 
+@cache
+def _valid_codes() -> frozenset[str]:
+    return frozenset(_country_index().values())
+
+
+@cache
 def country_code(code: str | None, name: str | None) -> str | None:
     """ISO 3166-1 alpha-2 for an Intacct address: COUNTRYCODE when valid, else the country name's code."""
     index = _country_index()
-    valid_codes = set(index.values())
+    valid_codes = _valid_codes()
     if code and code.strip().upper() in valid_codes:
         return code.strip().upper()
     if name:

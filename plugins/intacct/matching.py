@@ -106,10 +106,31 @@ def _is_generic_diacritic(char: str) -> bool:
     )
 
 
+def _ascii_table() -> dict[int, str]:
+    """What the general path below does to each ASCII character, as one translate table."""
+    table = {}
+    for code in range(128):
+        ch = chr(code)
+        if ch == "&":
+            table[code] = " and "
+        elif ch in _JOINERS:
+            table[code] = ""
+        elif not ch.isalnum():
+            table[code] = " "
+    return table
+
+
+# Most names are plain ASCII: they need no Unicode normalisation, so they take a translate-only path
+# (staging computes these keys for every record of every extraction).
+_ASCII = _ascii_table()
+
+
 def _tokens(text: str | None) -> list[str]:
     """The normalised words of `text` (see the module docstring), in order."""
     if not text:
         return []
+    if text.isascii():
+        return text.lower().translate(_ASCII).split()
     # Fold case first too: folding "İ" gives "i" plus a combining dot, which the next step drops.
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     stripped = "".join(ch for ch in decomposed if not _is_generic_diacritic(ch))

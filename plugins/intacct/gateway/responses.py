@@ -575,6 +575,15 @@ def _children(element: etree._Element) -> list[etree._Element]:
 
 
 def _flatten(record: etree._Element) -> dict[str, str | None]:
+    # Fast path for `query` records (flat, one element per field): the common case by far.
+    fast: dict[str, str | None] = {}
+    for child in record:
+        tag = child.tag
+        if len(child) or tag in fast or not isinstance(tag, str):
+            break
+        fast[tag] = child.text or None
+    else:
+        return fast
     flat: dict[str, str | None] = {}
 
     def walk(element: etree._Element, prefix: str) -> None:
