@@ -47,7 +47,8 @@ def make_client(
         read_timeout=30,
         retry=retry,
     )
-    return IntacctClient(config)
+    # The sandbox runs on its own (frozen) clock; the client must judge session expiry by the same one.
+    return IntacctClient(config, now=server.store.clock.now)
 
 
 def stamp(text):
