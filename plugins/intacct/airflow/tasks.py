@@ -285,34 +285,33 @@ def import_selected(run: RunContext, plan_id: int, request: apply.ImportRequest)
         }
         verb = "Would import" if outcome.dry_run else "Imported"
         details[verb] = [k for k, _ in outcome.created]
-        report.update_report(
-            engine,
-            run.dag_id,
-            run.run_id,
-            run.entity_type,
-            outcome=outcome.counts(),
-            details={title: items for title, items in details.items() if items},
-        )
-        return outcome.counts()
+        return _record_outcome(engine, run, outcome.counts(), details)
 
 
 def link_selected(run: RunContext, plan_id: int, request: apply.LinkRequest) -> dict[str, int]:
     with reporting(run) as engine:
         outcome = apply.link_selected(engine, plan_id, request, run_id=run.run_id, actor=run.actor)
-        prefix = "Would " if outcome.dry_run else ""
-        details = {
-            f"{prefix}Link": [f"{p.intacct_key} → Forecast {p.forecast_id}" for p in outcome.linked],
-            f"{prefix}Unlink": [f"Forecast {i}" for i in outcome.unlinked],
-        }
-        report.update_report(
-            engine,
-            run.dag_id,
-            run.run_id,
-            run.entity_type,
-            outcome=outcome.counts(),
-            details={title: items for title, items in details.items() if items},
+        linked, unlinked = (
+            ("Would be linked", "Would be unlinked") if outcome.dry_run else ("Linked", "Unlinked")
         )
-        return outcome.counts()
+        details = {
+            linked: [f"{p.intacct_key} → Forecast {p.forecast_id}" for p in outcome.linked],
+            unlinked: [f"Forecast {i}" for i in outcome.unlinked],
+        }
+        return _record_outcome(engine, run, outcome.counts(), details)
+
+
+def _record_outcome(engine: Engine, run: RunContext, counts: dict[str, int], details: dict[str, list[str]]):
+    """Put an apply's counts and its non-empty lists into the run's report; the counts go to XCom."""
+    report.update_report(
+        engine,
+        run.dag_id,
+        run.run_id,
+        run.entity_type,
+        outcome=counts,
+        details={title: items for title, items in details.items() if items},
+    )
+    return counts
 
 
 # -- report --------------------------------------------------------------------------------------------
