@@ -66,7 +66,9 @@ def intacct_import_clients():
             include_inactive=params["include_inactive"],
             dry_run=params["dry_run"],
         )
-        return t.import_selected(t.RunContext.from_airflow(context, ENTITY), plan["plan_id"], request)
+        run = t.RunContext.from_airflow(context, ENTITY)
+        chosen_by_person = not params["customer_ids"]
+        return t.import_selected(run, plan["plan_id"], request, chosen_by_person=chosen_by_person)
 
     checked = p.validate_task(ENTITY, list(PARAMS), ids_param="customer_ids")
     batch = extract_customers()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -40,7 +41,7 @@ from intacct.schema import (
 
 log = logging.getLogger(__name__)
 
-IMPORTABLE = {"importable", "suggest_link"}
+IMPORTABLE = ("importable", "suggest_link")
 ALREADY_LINKED = {"linked", "source_deleted", "orphan_link"}
 EMPLOYEE_JOINS = ("contact", "email")
 # Called at named points of an import; tests use it to inject crashes. Production passes nothing.
@@ -105,6 +106,18 @@ class _Selection:
 # -- checking ------------------------------------------------------------------------------------------
 
 
+def linked_keys(engine: Engine, entity_type: str) -> set[str]:
+    return {link.intacct_key for link in link_store.links(engine, entity_type)}
+
+
+def importable_rows(engine: Engine, plan_id: int, *, include_inactive: bool) -> list[plans.PlanRow]:
+    """The plan rows an import may select: importable, suggested, and (when asked) inactive ones not linked."""
+    actions = [*IMPORTABLE, *(["source_inactive"] if include_inactive else [])]
+    entity_type = plans.plan_header(engine, plan_id)["entity_type"]
+    linked = linked_keys(engine, entity_type)
+    return [r for r in plans.plan_rows(engine, plan_id, actions=actions) if r.intacct_key not in linked]
+
+
 def _plan_header(engine: Engine, plan_id: int):
     header = plans.plan_header(engine, plan_id)
     if header is None:
@@ -148,7 +161,7 @@ def _employee_departments(
 ) -> dict[str, str | None]:
     """Intacct DEPARTMENTID of each user's employee: by shared contact name, else by email."""
     if employee_batch_id is None:
-        latest = staging.latest_batch(engine, EMPLOYEE.name)
+        latest = staging.latest_batch(engine, EMPLOYEE.name, kinds=("full",))  # all employees, not a subset
         if latest is None:
             raise ImportRefused(
                 ["assign_departments needs an extraction of Intacct employees; none was found"]
@@ -220,13 +233,12 @@ def _classify(
     to_create: dict[str, dict] = {}
     skipped: list[str] = []
     problems: list[str] = []
+    linked = linked_keys(state_engine, request.entity_type)
     for key in request.keys:
         row = rows.get(key)
         if row is None or key not in staged:
             problems.append(f"{key!r} is not an Intacct {spec.intacct_object} of this run's extraction")
-        elif row.action in ALREADY_LINKED or (
-            row.action == "source_inactive" and row.forecast_id is not None
-        ):
+        elif key in linked or row.action in ALREADY_LINKED:
             skipped.append(key)
         elif row.action == "conflict":
             problems.append(f"{key!r} cannot be imported: {row.reason}")
@@ -257,10 +269,13 @@ def _team_member_settings(
     settings = _TeamMemberSettings(profile_id=_resolve_profile(target, request.profile))
     if not request.assign_departments:
         return settings
+    # A linked department deleted in Forecast since counts as not linked: its people go without one.
+    existing = {d.id for d in target.list_departments()}
+    all_links = link_store.links(state_engine, "department")
     department_links = {
-        link.intacct_key: link.forecast_id for link in link_store.links(state_engine, "department")
+        link.intacct_key: link.forecast_id for link in all_links if link.forecast_id in existing
     }
-    if not department_links:
+    if not all_links:
         raise ImportRefused(
             [
                 "assign_departments was asked for, but no Intacct department is linked to Forecast yet: "
@@ -370,11 +385,13 @@ def apply_lock(
 
     def heartbeat() -> None:
         with engine.begin() as connection:
-            connection.execute(
+            held = connection.execute(
                 update(table)
                 .where(table.c.entity_type == entity_type, table.c.owner == owner)
                 .values(heartbeat_at=datetime.now(UTC))
-            )
+            ).rowcount
+        if not held:
+            raise ApplyBusy(f"the {entity_type} apply lock was taken over by another run; stopping here")
 
     try:
         yield heartbeat
@@ -459,6 +476,22 @@ def _link_created(
         )
 
 
+def _drop_intents(state_engine: Engine, entity_type: str, keys: Sequence[str]) -> None:
+    if keys:
+        with state_engine.begin() as connection:
+            connection.execute(
+                delete(intacct_import_intent).where(
+                    intacct_import_intent.c.entity_type == entity_type,
+                    intacct_import_intent.c.intacct_key.in_(list(keys)),
+                )
+            )
+
+
+def _lock_owner(run_id: str | None) -> str:
+    # Run ids repeat across DAGs (scheduled__<date>): the owner must name this very apply.
+    return f"{run_id or 'apply'}:{uuid.uuid4().hex[:12]}"
+
+
 def _recover(
     state_engine: Engine,
     target: ft.ForecastTarget,
@@ -483,7 +516,7 @@ def _recover(
     existing = link_store.links(state_engine, entity_type)
     linked_keys = {link.intacct_key for link in existing}
     taken = {link.forecast_id for link in existing}
-    records = getattr(target, _CREATE[entity_type][1])()
+    records = sorted(getattr(target, _CREATE[entity_type][1])(), key=lambda r: r.id)
     recovered: list[tuple[str, int | None, int]] = []
     redo: list[tuple[str, int | None, object]] = []
     stale: list[str] = []
@@ -496,7 +529,7 @@ def _recover(
         found = next(
             (
                 r
-                for r in sorted(records, key=lambda r: r.id)
+                for r in records
                 if r.id > intent["forecast_id_floor"] and r.id not in taken and _matches(r, payload)
             ),
             None,
@@ -509,15 +542,7 @@ def _recover(
     if recovered:
         _link_created(state_engine, entity_type, recovered, run_id=run_id, actor=actor, audit_action="import")
         log.warning("recovered %d %s import(s) interrupted by an earlier run", len(recovered), entity_type)
-    done = stale + [key for key, _, _ in redo]
-    if done:
-        with state_engine.begin() as connection:
-            connection.execute(
-                delete(intacct_import_intent).where(
-                    intacct_import_intent.c.entity_type == entity_type,
-                    intacct_import_intent.c.intacct_key.in_(done),
-                )
-            )
+    _drop_intents(state_engine, entity_type, stale + [key for key, _, _ in redo])
     return [(key, forecast_id) for key, _, forecast_id in recovered], redo
 
 
@@ -550,7 +575,7 @@ def import_selected(
 
     entity_type = request.entity_type
     create = getattr(target, _CREATE[entity_type][0])
-    with apply_lock(state_engine, entity_type, owner=run_id or f"apply-{time.time_ns()}") as heartbeat:
+    with apply_lock(state_engine, entity_type, owner=_lock_owner(run_id)) as heartbeat:
         recovered, redo = _recover(state_engine, target, entity_type, run_id=run_id, actor=actor)
         outcome.recovered = recovered
         # Another run may have linked some of the selection while we waited for the lock.
@@ -568,7 +593,12 @@ def import_selected(
             mark("before_intent")
             _write_intents(state_engine, entity_type, chunk, floor, run_id)
             mark("after_intent")
-            records = create([payload for _, (_, payload) in chunk])
+            try:
+                records = create([payload for _, (_, payload) in chunk])
+            except (ValueError, LookupError):
+                # The target refused the batch before writing (its contract): the intents promise nothing.
+                _drop_intents(state_engine, entity_type, [key for key, _ in chunk])
+                raise
             mark("after_forecast_write")
             created = [
                 (key, recordno, record.id)
@@ -580,6 +610,7 @@ def import_selected(
             floor = max([floor, *(forecast_id for _, _, forecast_id in created)])
             heartbeat()
         for key, person_id, before, after in selection.department_updates:
+            heartbeat()
             target.update_person(person_id, department_id=after)
             with state_engine.begin() as connection:
                 link_store.audit(
@@ -654,6 +685,7 @@ def check_links(state_engine: Engine, plan_id: int, request: LinkRequest) -> dic
         for i in request.unlink
         if i not in linked
     ]
+    problems += [f"unlink {i}: appears more than once" for i, n in Counter(request.unlink).items() if n > 1]
     problems += [
         f"({p.forecast_id}, {p.intacct_key!r}): Forecast {request.entity_type} {p.forecast_id} is also being unlinked"
         for p in request.links
@@ -673,10 +705,18 @@ def link_selected(
     actor: str | None = None,
 ) -> LinkOutcome:
     """Carry out a checked link/unlink request in one transaction (or only check it, for a dry run)."""
-    recordnos = check_links(state_engine, plan_id, request)
     outcome = LinkOutcome(request.entity_type, request.dry_run, list(request.links), list(request.unlink))
     if request.dry_run:
+        check_links(state_engine, plan_id, request)
         return outcome
+    # Under the import lock: an import between its Forecast write and its link write must not lose the race.
+    with apply_lock(state_engine, request.entity_type, owner=_lock_owner(run_id)):
+        recordnos = check_links(state_engine, plan_id, request)
+        _write_links(state_engine, request, recordnos, run_id=run_id, actor=actor)
+    return outcome
+
+
+def _write_links(state_engine: Engine, request: LinkRequest, recordnos, *, run_id, actor) -> None:
     with state_engine.begin() as connection:
         if request.unlink:
             link_store.remove_links(
@@ -686,4 +726,3 @@ def link_selected(
             link_store.replace_links(
                 connection, request.entity_type, request.links, recordnos, run_id=run_id, actor=actor
             )
-    return outcome

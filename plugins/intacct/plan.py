@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy.exc import NoResultFound
 
-from intacct import staging
+from intacct import snapshot, staging
 from intacct.schema import intacct_plan, intacct_plan_row, intacct_plan_source, intacct_plan_target
 from intacct.sql import run_file
 
@@ -127,6 +128,12 @@ def build_plan(
             f"batch {batch_id} is a {batch.status} {batch.object} batch; a {entity_type} plan needs a "
             f"complete {spec.intacct_object} batch"
         )
+    try:
+        snap = snapshot.get_snapshot(engine, snapshot_id)
+    except NoResultFound:
+        snap = None
+    if snap is None or snap.status != "complete":
+        raise ValueError(f"Forecast snapshot {snapshot_id} is not a complete snapshot; take a new one")
     fields = {f"f{n}": name for n, name in enumerate(spec.fields, start=1)}
     params = {
         "entity_type": spec.entity_type,
@@ -193,7 +200,7 @@ def plan_rows(
         query = query.where(intacct_plan_row.c.action.in_(list(actions)))
     with engine.connect() as connection:
         if keys is None:
-            rows = connection.execute(query.order_by(intacct_plan_row.c.intacct_key)).mappings().all()
+            rows = list(connection.execute(query).mappings().all())
         else:
             rows = []
             for start in range(0, len(keys), 1000):
@@ -203,7 +210,8 @@ def plan_rows(
                     .mappings()
                     .all()
                 )
-            rows.sort(key=lambda r: r["intacct_key"] or "")
+    # Sorted here, not in SQL: PostgreSQL would order by its locale's collation, SQLite by bytes.
+    rows.sort(key=lambda r: r["intacct_key"] or "")
     return [
         PlanRow(
             intacct_key=r["intacct_key"],

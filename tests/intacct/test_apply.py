@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import UTC
+from datetime import UTC, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -446,3 +446,80 @@ def test_link_dry_run_checks_but_writes_nothing(world):
         world.state, plan_id, apply.LinkRequest("client", (LinkPair(a.id, "C1"),), dry_run=True), run_id="r"
     )
     assert outcome.counts() == {"linked": 1, "unlinked": 0} and world.linked("client") == []
+
+
+def test_an_inactive_customer_matching_a_forecast_client_is_imported_when_asked_not_skipped(world):
+    world.target.create_clients([NewClient("Sleeping Giant")])
+    records = [{"RECORDNO": "1", "CUSTOMERID": "C1", "NAME": "Sleeping Giant", "STATUS": "inactive"}]
+    plan_id = world.plan("client", world.stage(CUSTOMER, records))
+    outcome = apply.import_selected(
+        world.state,
+        world.target,
+        plan_id,
+        apply.ImportRequest("client", ("C1",), include_inactive=True),
+        run_id="r",
+    )
+    assert [k for k, _ in outcome.created] == ["C1"] and outcome.skipped_linked == []
+    assert [r.intacct_key for r in apply.importable_rows(world.state, plan_id, include_inactive=True)] == []
+
+
+def test_a_linked_department_deleted_in_forecast_leaves_the_person_without_one_and_no_intent(world):
+    eng, _ = link_departments(world)
+    with world.forecast_engine.begin() as connection:
+        connection.exec_driver_sql(f"DELETE FROM department WHERE id = {eng}")
+    world.stage(EMPLOYEE, employees())
+    plan_id = world.plan("person", world.stage(USERINFO, users()))
+    request = apply.ImportRequest("person", ("ada",), profile="Manager", assign_departments=True)
+
+    outcome = apply.import_selected(world.state, world.target, plan_id, request, run_id="r")
+
+    assert outcome.without_department == ["ada"]
+    assert world.target.list_people()[0].department_id is None
+    assert world.intents() == 0
+
+
+class RefusingForecast(SqlForecastTarget):
+    """A Forecast that refuses a batch before writing anything (its contract for bad values)."""
+
+    def create_clients(self, new):
+        raise ValueError("refused by Forecast")
+
+
+def test_a_batch_forecast_refuses_leaves_no_intent_behind(world):
+    plan_id = world.plan("client", world.stage(CUSTOMER, customers(2)))
+    request = apply.ImportRequest("client", ("C1", "C2"))
+    with pytest.raises(ValueError, match="refused by Forecast"):
+        apply.import_selected(
+            world.state, RefusingForecast(world.forecast_engine), plan_id, request, run_id="r"
+        )
+    assert world.intents() == 0
+    assert [
+        k for k, _ in apply.import_selected(world.state, world.target, plan_id, request, run_id="r2").created
+    ] == [
+        "C1",
+        "C2",
+    ]
+
+
+def test_repeated_unlink_ids_are_refused_even_in_a_dry_run(world):
+    (a,) = world.target.create_clients([NewClient("Alpha")])
+    plan_id = world.plan("client", world.stage(CUSTOMER, customers(1), kind="targeted"))
+    apply.link_selected(
+        world.state, plan_id, apply.LinkRequest("client", (LinkPair(a.id, "C1"),)), run_id="r"
+    )
+    with pytest.raises(LinkRequestRefused, match=f"unlink {a.id}: appears more than once"):
+        apply.link_selected(
+            world.state, plan_id, apply.LinkRequest("client", unlink=(a.id, a.id), dry_run=True), run_id="r"
+        )
+
+
+def test_a_lock_taken_over_stops_the_old_holder(world):
+    # "second" sees "first" as stale at once (stale_after=0), as it would a worker silent for 15 minutes
+    with (
+        apply.apply_lock(world.state, "client", "first") as heartbeat,
+        apply.apply_lock(
+            world.state, "client", "second", stale_after=timedelta(0), wait=timedelta(seconds=5)
+        ),
+        pytest.raises(apply.ApplyBusy, match="taken over"),
+    ):
+        heartbeat()

@@ -12,8 +12,8 @@ from typing import Any
 
 from airflow.providers.standard.operators.hitl import HITLOperator
 
+from intacct import apply, staging
 from intacct import plan as plans
-from intacct import staging
 from intacct.airflow import tasks
 from intacct.objects import OBJECTS
 
@@ -40,16 +40,9 @@ class SelectIntacctRecords(HITLOperator):
     def _choices(self, context) -> list[tuple[str, str]]:
         """(Intacct id, readable name) of each record that may be imported, in id order."""
         plan = context["ti"].xcom_pull(task_ids=self.plan_task_id)
-        actions = ["importable", "suggest_link"]
-        if context["params"].get("include_inactive"):
-            actions.append("source_inactive")
         engine = tasks.state_engine()
-        # Inactive records that are linked already are not importable; suggestions are (the operator decides).
-        rows = [
-            r
-            for r in plans.plan_rows(engine, plan["plan_id"], actions=actions)
-            if r.action != "source_inactive" or r.forecast_id is None
-        ][:MAX_OPTIONS]
+        include_inactive = bool(context["params"].get("include_inactive"))
+        rows = apply.importable_rows(engine, plan["plan_id"], include_inactive=include_inactive)[:MAX_OPTIONS]
         spec = OBJECTS[plans.entity(self.entity_type).intacct_object]
         batch_id = plans.plan_header(engine, plan["plan_id"])["intacct_batch_id"]
         names = {

@@ -36,8 +36,14 @@ INTACCT_CONN_ID = IntacctHook.default_conn_name
 # each run. The Airflow Variable `intacct_batch_retention` overrides it.
 BATCH_RETENTION = 5
 RETENTION_VARIABLE = "intacct_batch_retention"
+
+
+class RequestRefused(ValueError):
+    """A run's parameters cannot be carried out; the message names the values."""
+
+
 # Requests the user can get wrong: they end the run as "refused" with a message naming the values.
-REFUSALS = (apply.ImportRefused, LinkRequestRefused, IntacctConnectionError, ValueError)
+REFUSALS = (apply.ImportRefused, LinkRequestRefused, IntacctConnectionError, RequestRefused)
 
 
 @dataclass(frozen=True)
@@ -83,11 +89,15 @@ def state_engine() -> Engine:
 
 def forecast_target() -> ForecastTarget:
     """Forecast through the SQL adapter. The embedded default database gets its schema on first use."""
-    url = connections.forecast_db_url()
+    return SqlForecastTarget(_forecast_engine(connections.forecast_db_url()))
+
+
+@cache
+def _forecast_engine(url: str) -> Engine:
     engine = db.open_engine(url)
     if url == db.default_forecast_url():
         ensure_forecast_schema(engine)
-    return SqlForecastTarget(engine)
+    return engine
 
 
 @contextmanager
@@ -102,17 +112,22 @@ def reporting(run: RunContext) -> Iterator[Engine]:
         )
         raise AirflowFailException(str(exc)) from None
     except IntacctError as exc:
+        if exc.retryable:
+            # The task's own retries may still get through: note it, and let the report task judge the
+            # run from the final task states.
+            report.update_report(
+                engine, run.dag_id, run.run_id, run.entity_type, notes=[f"(will retry) {exc}"]
+            )
+            raise
         report.update_report(
             engine, run.dag_id, run.run_id, run.entity_type, status="failed", notes=[str(exc)]
         )
-        if exc.retryable:
-            raise  # the task's own retries may still get through
         raise AirflowFailException(str(exc)) from None
     except AirflowFailException:
         raise
     except Exception as exc:
         note = f"{type(exc).__name__}: {exc}"
-        report.update_report(engine, run.dag_id, run.run_id, run.entity_type, status="failed", notes=[note])
+        report.update_report(engine, run.dag_id, run.run_id, run.entity_type, notes=[note])
         raise
 
 
@@ -123,7 +138,7 @@ def refuse_undeclared_conf(conf: Mapping[str, Any] | None, declared: Sequence[st
     """Airflow accepts conf keys that are not params and silently ignores them; we refuse them."""
     unknown = sorted(set(conf or {}) - set(declared))
     if unknown:
-        raise ValueError(
+        raise RequestRefused(
             f"unknown parameter(s) {', '.join(unknown)}: this DAG takes {', '.join(sorted(declared))}"
         )
 
@@ -132,10 +147,10 @@ def _ids(values: Sequence[Any] | None, what: str) -> tuple[str, ...]:
     ids = tuple(values or ())
     bad = [v for v in ids if not isinstance(v, str) or not v.strip()]
     if bad:
-        raise ValueError(f"{what} must be non-empty strings, got {bad!r}")
+        raise RequestRefused(f"{what} must be non-empty strings, got {bad!r}")
     duplicates = sorted({v for v in ids if ids.count(v) > 1})
     if duplicates:
-        raise ValueError(f"{what} names {', '.join(duplicates)} more than once")
+        raise RequestRefused(f"{what} names {', '.join(duplicates)} more than once")
     return tuple(v.strip() for v in ids)
 
 
@@ -159,7 +174,7 @@ def parse_link_pairs(entity_type: str, raw: Sequence[Any] | None) -> tuple[LinkP
         else:
             pairs.append(LinkPair(forecast_id, intacct_key.strip()))
     if problems:
-        raise ValueError("; ".join(problems))
+        raise RequestRefused("; ".join(problems))
     return tuple(pairs)
 
 
@@ -179,7 +194,7 @@ def validate(
             selected = len(parse_link_pairs(run.entity_type, params.get("links")))
             unlink = params.get("unlink") or []
             if any(isinstance(i, bool) or not isinstance(i, int) for i in unlink):
-                raise ValueError(f"unlink must be a list of Forecast ids (integers), got {unlink!r}")
+                raise RequestRefused(f"unlink must be a list of Forecast ids (integers), got {unlink!r}")
         report.update_report(
             engine, run.dag_id, run.run_id, run.entity_type, dry_run=bool(params.get("dry_run"))
         )
@@ -273,8 +288,13 @@ def build_plan(run: RunContext, batch: Mapping[str, Any], snapshot_id: int) -> d
 # -- apply ---------------------------------------------------------------------------------------------
 
 
-def import_selected(run: RunContext, plan_id: int, request: apply.ImportRequest) -> dict[str, int]:
+def import_selected(
+    run: RunContext, plan_id: int, request: apply.ImportRequest, *, chosen_by_person: bool = False
+) -> dict[str, int]:
+    """Import a selection; an empty choice made in the selection step is nothing to do, not a refusal."""
     with reporting(run) as engine:
+        if chosen_by_person and not request.keys:
+            return _record_outcome(engine, run, {"created": 0}, {"Notes": ["nothing was selected to import"]})
         outcome = apply.import_selected(
             engine, forecast_target(), plan_id, request, run_id=run.run_id, actor=run.actor
         )

@@ -113,7 +113,16 @@ class IntacctClient:
         """The API user's time zone: Intacct renders and compares every timestamp in it."""
         if self.config.time_zone is not None:
             return self.config.time_zone
-        zone = self.user_formatting().tzinfo
+        formatting = self.user_formatting()
+        # Every timestamp is parsed and filtered as MM/DD/YYYY HH:MM:SS: another preference would silently
+        # swap days and months, so it is refused rather than guessed.
+        if (formatting.date_format or "/mdY") != "/mdY" or (formatting.clock or "24") != "24":
+            raise IntacctError(
+                f"the Intacct API user's date preferences are {formatting.date_format!r} with a "
+                f"{formatting.clock}-hour clock; this pipeline reads Intacct timestamps as /mdY, 24-hour",
+                advice="set the Web Services user's date format to MM/DD/YYYY and its clock to 24 hours in Intacct",
+            )
+        zone = formatting.tzinfo
         if zone is None:
             raise IntacctError(
                 "Intacct did not report the API user's GMT offset (readUserFormatting)",
@@ -209,6 +218,7 @@ class IntacctClient:
         function_name = ", ".join(dict.fromkeys(function.tag for function, _ in functions))
         self._pause.wait()
         with self._slots:
+            self._pause.wait()  # a 429 may have come while this thread waited for its slot
             for function, object_name in functions:
                 self.counter.record(function.tag, object_name)
             try:

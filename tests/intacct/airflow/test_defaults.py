@@ -66,3 +66,32 @@ def test_batch_retention_comes_from_a_variable_and_is_checked(monkeypatch):
     monkeypatch.setenv("AIRFLOW_VAR_INTACCT_BATCH_RETENTION", "0")
     with pytest.raises(ValueError, match="at least 1"):
         tasks.batch_retention()
+
+
+def test_a_retryable_failure_notes_but_does_not_fail_the_run(monkeypatch, tmp_path):
+    import pytest
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from intacct import report
+    from intacct.airflow import tasks
+    from intacct.gateway.errors import GatewayServerError, UserAuthenticationError
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_INTACCT_STATE_DB", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "s.db")})
+    )
+    tasks.state_engine.cache_clear()
+    run = tasks.RunContext("intacct_import_clients", "manual__1", "client")
+    try:
+        with pytest.raises(GatewayServerError), tasks.reporting(run):
+            raise GatewayServerError(http_status=503)
+        stored = report.get_report(tasks.state_engine(), dag_id=run.dag_id, run_id=run.run_id)
+        assert stored.status == "success" and stored.summary["notes"][0].startswith("(will retry)")
+
+        with pytest.raises(AirflowFailException, match="Intacct rejected"), tasks.reporting(run):
+            raise UserAuthenticationError()
+        assert (
+            report.get_report(tasks.state_engine(), dag_id=run.dag_id, run_id=run.run_id).status == "failed"
+        )
+    finally:
+        tasks.state_engine().dispose()
+        tasks.state_engine.cache_clear()

@@ -87,3 +87,27 @@ def test_policy_refuses_nonsense():
         RetryPolicy(max_attempts=0)
     with pytest.raises(ValueError, match="base_delay"):
         RetryPolicy(base_delay=5, max_delay=1)
+
+
+def test_a_user_whose_dates_are_not_month_day_year_is_refused():
+    from intacct.gateway import requests as build
+    from intacct.gateway.client import ClientConfig, IntacctClient
+    from intacct.gateway.errors import IntacctError
+    from intacct.gateway.responses import UserFormatting
+
+    client = IntacctClient(
+        ClientConfig(
+            sender=build.SenderCredentials("s", "sender-secret"),
+            login=build.LoginCredentials("u", "c", "user-secret"),
+            endpoint="http://127.0.0.1:9/ia/xml/xmlgw.phtml",
+        )
+    )
+    client._formatting = UserFormatting(
+        record_no="1", locale="en_GB", date_format="/dmY", gmt_offset="+00:00", clock="24"
+    )
+    with pytest.raises(IntacctError, match="date preferences are '/dmY'"):
+        client.user_time_zone()
+    client._formatting = UserFormatting(
+        record_no="1", locale="en_US", date_format="/mdY", gmt_offset="-05:00", clock="24"
+    )
+    assert str(client.user_time_zone()) == "UTC-05:00"
