@@ -127,14 +127,14 @@ class StoredReport:
 def update_report(engine: Engine, dag_id: str, run_id: str, entity_type: str, **sections) -> int:
     """Merge sections into the run's report (created on first use); each task adds what it knows.
 
-    Lists under `details` and `notes` are extended, everything else replaced. Returns the report id.
+    `notes` are appended; every other section, and each list under `details`, is replaced (so a task
+    that runs again, after a retry or a clear, does not list its records twice). Returns the report id.
     """
     current = get_report(engine, dag_id=dag_id, run_id=run_id)
     report = RunReport(**current.summary) if current else RunReport(dag_id, run_id, entity_type)
     for name, value in sections.items():
         if name == "details":
-            for title, items in value.items():
-                report.details[title] = [*report.details.get(title, []), *items]
+            report.details.update({title: list(items) for title, items in value.items()})
         elif name == "notes":
             report.notes += list(value)
         else:

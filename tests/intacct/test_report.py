@@ -31,7 +31,7 @@ def test_a_run_report_accumulates_sections_and_renders_markdown(state_engine):
     assert same == report_id
 
     stored = report.get_report(state_engine, report_id)
-    assert stored.summary["details"] == {"Imported": ["C1", "C2", "C3"]}
+    assert stored.summary["details"] == {"Imported": ["C3"]}  # a task that runs again replaces its list
     assert stored.summary["notes"] == ["first note", "second"]
     assert "## intacct_import_clients — success (dry run: nothing was written)" in stored.markdown
     assert "| importable | 3 |" in stored.markdown and "- C3" in stored.markdown

@@ -55,6 +55,11 @@ class RunContext:
     entity_type: str
     actor: str | None = None
 
+    @property
+    def usage_key(self) -> str:
+        # Run ids repeat across DAGs (scheduled__<date>): API usage is counted per DAG run.
+        return f"{self.dag_id}/{self.run_id}"
+
     @classmethod
     def from_airflow(cls, context: Mapping[str, Any], entity_type: str) -> RunContext:
         dag_run = context["dag_run"]
@@ -241,7 +246,7 @@ def extract_intacct(
                     result = extract.extract_full(client, engine, spec, run_id=run.run_id, options=options)
             finally:
                 client.close()
-                usage.record_calls(engine, run.run_id, counter.drain())
+                usage.record_calls(engine, run.usage_key, counter.drain())
         staging.prune_batches(engine, spec.name, keep=batch_retention())
         log.info("%s: %s batch %s with %d records", spec.name, result.kind, result.batch_id, result.rows)
         return {
@@ -358,7 +363,7 @@ def finish_report(run: RunContext, *, upstream_failed: bool) -> dict[str, Any]:
         run.run_id,
         run.entity_type,
         status=status,
-        api_usage=usage.summary(engine, run.run_id, monthly_quota=quota).line(),
+        api_usage=usage.summary(engine, run.usage_key, monthly_quota=quota).line(),
         readiness=report.readiness(engine),
     )
     final = report.get_report(engine, report_id)
