@@ -153,3 +153,24 @@ def test_without_ids_a_person_chooses_from_the_importable_customers(pipeline):
     assert offered and set(offered) <= visible  # ids only, from this run's plan
     assert sorted(link.intacct_key for link in links.links(pipeline.state, "client")) == sorted(offered[:2])
     assert len(pipeline.forecast.list_clients()) == 2
+
+
+def test_a_wrong_intacct_password_fails_the_run_with_one_sentence_and_counts_the_call(pipeline, monkeypatch):
+    import json
+
+    from intacct import usage
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_INTACCT_DEFAULT",
+        json.dumps({**pipeline.gateway.airflow_connection(), "password": "wrong-password-123"}),
+    )
+    pipeline.gateway.ledger.reset()
+    result = run("intacct_import_clients", {"customer_ids": ["C1001"]})
+    assert result.state == "failed"
+    failed = latest(pipeline, "intacct_import_clients")
+    assert failed.status == "failed"
+    assert "sign" in failed.markdown.lower() and "wrong-password-123" not in failed.markdown
+    # the refused sign-ins are billed calls too, and our count agrees with what the gateway served
+    spent = usage.summary(pipeline.state, f"intacct_import_clients/{failed.run_id}").run_calls
+    assert spent == pipeline.gateway.ledger.requests("auth_failure") >= 1
+    assert pipeline.forecast.list_clients() == []

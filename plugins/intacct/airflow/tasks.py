@@ -8,6 +8,7 @@ even when an earlier task refused the request or failed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -244,9 +245,14 @@ def extract_intacct(
                     )
                 else:
                     result = extract.extract_full(client, engine, spec, run_id=run.run_id, options=options)
-            finally:
+            except BaseException:
                 client.close()
-                usage.record_calls(engine, run.usage_key, counter.drain())
+                # Calls spent on a failed extraction are billed too; recording them must not hide the error.
+                with contextlib.suppress(Exception):
+                    usage.record_calls(engine, run.usage_key, counter.drain())
+                raise
+            client.close()
+            usage.record_calls(engine, run.usage_key, counter.drain())
         staging.prune_batches(engine, spec.name, keep=batch_retention())
         log.info("%s: %s batch %s with %d records", spec.name, result.kind, result.batch_id, result.rows)
         return {
