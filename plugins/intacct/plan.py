@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, delete, func, insert, select
 from sqlalchemy.exc import NoResultFound
@@ -176,6 +176,19 @@ def plan_header(engine: Engine, plan_id: int) -> dict[str, object] | None:
     with engine.connect() as connection:
         row = connection.execute(select(intacct_plan).where(intacct_plan.c.id == plan_id)).mappings().first()
     return dict(row) if row else None
+
+
+def recent_plan_inputs(engine: Engine, within: timedelta) -> tuple[set[int], set[int]]:
+    """(Intacct batch ids, Forecast snapshot ids) of plans made within `within`: a run may still apply them
+    (a selection step can wait hours for a person), so pruning must leave them alone."""
+    since = datetime.now(UTC) - within
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(intacct_plan.c.intacct_batch_id, intacct_plan.c.forecast_snapshot_id).where(
+                intacct_plan.c.created_at >= since
+            )
+        ).all()
+    return {b for b, _ in rows if b is not None}, {s for _, s in rows if s is not None}
 
 
 def plan_counts(engine: Engine, plan_id: int) -> dict[str, int]:

@@ -11,7 +11,7 @@ Like a staging batch, a snapshot is `running` while its rows land, `complete` on
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -135,12 +135,12 @@ def snapshot_rows(state_engine: Engine, snapshot_id: int, entity: str) -> list[d
         return [dict(row) for row in result.mappings()]
 
 
-def prune_snapshots(state_engine: Engine, keep: int) -> int:
+def prune_snapshots(state_engine: Engine, keep: int, *, protected: Collection[int] = ()) -> int:
     """Keep the newest `keep` complete snapshots; returns how many snapshots were deleted.
 
     Deleted: complete snapshots older than those kept, and failed ones older than the oldest kept (newer
     failures stay, as evidence of what went wrong since). Running snapshots are never touched: another run
-    may be filling them.
+    may be filling them; nor are `protected` ones (those a recent plan still works from).
     """
     if keep < 1:
         raise ValueError(f"retention must keep at least one snapshot, got {keep}")
@@ -162,6 +162,7 @@ def prune_snapshots(state_engine: Engine, keep: int) -> int:
                 select(forecast_snapshot.c.id).where(
                     forecast_snapshot.c.status.in_(["complete", "failed"]),
                     forecast_snapshot.c.id < min(kept),
+                    forecast_snapshot.c.id.not_in(list(protected)),
                 )
             )
             .scalars()

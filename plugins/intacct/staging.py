@@ -7,7 +7,7 @@ are pruned by a retention count per object and kind.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -134,11 +134,11 @@ def batch_rows(engine: Engine, spec: ObjectSpec, batch_id: int) -> list[dict[str
         return [dict(row) for row in result.mappings()]
 
 
-def prune_batches(engine: Engine, object_name: str, *, keep: int) -> int:
+def prune_batches(engine: Engine, object_name: str, *, keep: int, protected: Collection[int] = ()) -> int:
     """Keep the newest `keep` complete batches of each kind of an object; returns how many batches went.
 
     Older complete batches go, and so do failed batches older than the oldest one kept. Running batches
-    are never touched: another run may be filling them.
+    are never touched (another run may be filling them), nor are `protected` ones (a recent plan's).
     """
     if keep < 1:
         raise ValueError(f"retention must keep at least one batch, got {keep}")
@@ -161,7 +161,10 @@ def prune_batches(engine: Engine, object_name: str, *, keep: int) -> int:
             ids = (
                 connection.execute(
                     select(intacct_batch.c.id).where(
-                        of_kind, intacct_batch.c.status != "running", intacct_batch.c.id < min(kept)
+                        of_kind,
+                        intacct_batch.c.status != "running",
+                        intacct_batch.c.id < min(kept),
+                        intacct_batch.c.id.not_in(list(protected)),
                     )
                 )
                 .scalars()

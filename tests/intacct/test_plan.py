@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import insert
+from sqlalchemy.exc import NoResultFound
 
 from intacct import plan, snapshot, staging
 from intacct.forecast.sql import SqlForecastTarget, ensure_forecast_schema
@@ -244,3 +245,19 @@ def test_plan_refuses_a_batch_of_the_wrong_object(state_engine, forecast):
         plan.build_plan(state_engine, "client", batch_id=batch, snapshot_id=snap.id)
     with pytest.raises(ValueError, match="unknown entity type 'vendor'"):
         plan.build_plan(state_engine, "vendor", batch_id=batch, snapshot_id=snap.id)
+
+
+def test_recent_plans_name_the_batches_and_snapshots_pruning_must_keep(state_engine, forecast):
+    from datetime import timedelta
+
+    batch = stage(state_engine, CUSTOMER, [customer(1, "Kept Co")])
+    snap = snapshot.take_snapshot(forecast, state_engine, run_id=None)
+    plan.build_plan(state_engine, "client", batch_id=batch, snapshot_id=snap.id)
+
+    assert plan.recent_plan_inputs(state_engine, timedelta(hours=1)) == ({batch}, {snap.id})
+    unused = snapshot.take_snapshot(forecast, state_engine, run_id=None)
+    snapshot.take_snapshot(forecast, state_engine, run_id=None)
+    assert snapshot.prune_snapshots(state_engine, keep=1, protected={snap.id}) == 1  # only the unused one
+    assert snapshot.get_snapshot(state_engine, snap.id).status == "complete"
+    with pytest.raises(NoResultFound):
+        snapshot.get_snapshot(state_engine, unused.id)

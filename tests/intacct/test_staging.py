@@ -87,3 +87,16 @@ def test_prune_never_counts_failed_batches_as_kept(state_engine):
 
     assert staging.prune_batches(state_engine, "CUSTOMER", keep=1) == 0
     assert staging.latest_batch(state_engine, "CUSTOMER").id == complete
+
+
+def test_prune_leaves_protected_batches_alone(state_engine):
+    ids = []
+    for n in range(3):
+        batch_id = staging.begin_batch(state_engine, CUSTOMER, "full", None)
+        staging.insert_rows(state_engine, CUSTOMER, batch_id, [row(n + 1)])
+        staging.complete_batch(state_engine, CUSTOMER, batch_id, api_calls=1, watermark=None)
+        ids.append(batch_id)
+
+    assert staging.prune_batches(state_engine, "CUSTOMER", keep=1, protected={ids[0]}) == 1
+    assert len(staging.batch_rows(state_engine, CUSTOMER, ids[0])) == 1  # a recent plan still uses it
+    assert staging.batch_rows(state_engine, CUSTOMER, ids[1]) == []

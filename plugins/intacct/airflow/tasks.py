@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -37,6 +38,8 @@ INTACCT_CONN_ID = IntacctHook.default_conn_name
 # each run. The Airflow Variable `intacct_batch_retention` overrides it.
 BATCH_RETENTION = 5
 RETENTION_VARIABLE = "intacct_batch_retention"
+# Batches and snapshots of plans this recent are never pruned: a run may still be waiting to apply them.
+PLAN_PROTECTION = timedelta(days=2)
 
 
 class RequestRefused(ValueError):
@@ -253,7 +256,8 @@ def extract_intacct(
                 raise
             client.close()
             usage.record_calls(engine, run.usage_key, counter.drain())
-        staging.prune_batches(engine, spec.name, keep=batch_retention())
+        recent_batches, _ = plans.recent_plan_inputs(engine, PLAN_PROTECTION)
+        staging.prune_batches(engine, spec.name, keep=batch_retention(), protected=recent_batches)
         log.info("%s: %s batch %s with %d records", spec.name, result.kind, result.batch_id, result.rows)
         return {
             "batch_id": result.batch_id,
@@ -269,7 +273,8 @@ def extract_intacct(
 def snapshot_forecast(run: RunContext) -> dict[str, Any]:
     with reporting(run) as engine:
         result = snapshot.take_snapshot(forecast_target(), engine, run_id=run.run_id)
-        snapshot.prune_snapshots(engine, keep=batch_retention())
+        _, recent_snapshots = plans.recent_plan_inputs(engine, PLAN_PROTECTION)
+        snapshot.prune_snapshots(engine, keep=batch_retention(), protected=recent_snapshots)
         return {
             "snapshot_id": result.id,
             "clients": result.client_count,
