@@ -36,7 +36,6 @@ from intacct.schema import (
     forecast_snapshot_tables,
     intacct_apply_lock,
     intacct_import_intent,
-    staging_tables,
 )
 
 log = logging.getLogger(__name__)
@@ -126,19 +125,7 @@ def _plan_header(engine: Engine, plan_id: int):
 
 
 def _staged_rows(engine: Engine, object_name: str, batch_id: int, keys: Sequence[str]) -> dict[str, dict]:
-    spec = OBJECTS[object_name]
-    table = staging_tables[object_name]
-    key_column = table.c[spec.key_column]
-    # Timestamps are not needed to import, and converting them is most of the cost of reading rows.
-    columns = [c for c in table.c if c.name not in ("when_created", "when_modified")]
-    found: dict[str, dict] = {}
-    with engine.connect() as connection:
-        for start in range(0, len(keys), 1000):
-            chunk = list(keys[start : start + 1000])
-            query = select(*columns).where(table.c.batch_id == batch_id, key_column.in_(chunk))
-            for row in connection.execute(query).mappings():
-                found[row[spec.key_column]] = dict(row)
-    return found
+    return staging.rows_by_key(engine, OBJECTS[object_name], batch_id, keys)
 
 
 def _resolve_profile(target: ft.ForecastTarget, profile: str | int | None) -> int:

@@ -216,8 +216,7 @@ def plan_rows(
             rows = list(connection.execute(query).mappings().all())
         else:
             rows = []
-            for start in range(0, len(keys), 1000):
-                chunk = list(keys[start : start + 1000])
+            for chunk in staging.chunks(keys):
                 rows += (
                     connection.execute(query.where(intacct_plan_row.c.intacct_key.in_(chunk)))
                     .mappings()

@@ -7,9 +7,10 @@ are pruned by a retention count per object and kind.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from sqlalchemy import Engine, and_, delete, func, insert, select, update
 
@@ -17,6 +18,15 @@ from intacct.objects import ObjectSpec
 from intacct.schema import intacct_batch, staging_tables
 
 BATCH_KINDS = ("full", "incremental", "targeted")
+T = TypeVar("T")
+# Values per SQL IN list: well inside SQLite's and PostgreSQL's limits on bound parameters.
+IN_CHUNK = 1000
+
+
+def chunks(values: Sequence[T], size: int = IN_CHUNK) -> Iterator[list[T]]:
+    """`values` in consecutive lists of at most `size`, for IN filters."""
+    for start in range(0, len(values), size):
+        yield list(values[start : start + size])
 
 
 @dataclass(frozen=True)
@@ -122,6 +132,21 @@ def latest_batch(engine: Engine, object_name: str, kinds: Iterable[str] = BATCH_
             .first()
         )
     return Batch(**{k: row[k] for k in Batch.__dataclass_fields__}) if row else None
+
+
+def rows_by_key(engine: Engine, spec: ObjectSpec, batch_id: int, keys: Sequence[str]) -> dict[str, dict]:
+    """The rows of one batch whose business key is in `keys`, by key, without the Intacct timestamps
+    (converting those is most of the cost of reading rows, and importing does not need them)."""
+    table = staging_tables[spec.name]
+    key_column = table.c[spec.key_column]
+    columns = [c for c in table.c if c.name not in ("when_created", "when_modified")]
+    found: dict[str, dict] = {}
+    with engine.connect() as connection:
+        for chunk in chunks(keys):
+            query = select(*columns).where(table.c.batch_id == batch_id, key_column.in_(chunk))
+            for row in connection.execute(query).mappings():
+                found[row[spec.key_column]] = dict(row)
+    return found
 
 
 def batch_rows(engine: Engine, spec: ObjectSpec, batch_id: int) -> list[dict[str, object]]:

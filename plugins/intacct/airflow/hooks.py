@@ -18,13 +18,13 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from airflow.providers.http.hooks.http import HttpHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
+from intacct import usage
 from intacct.gateway import requests as build
 from intacct.gateway.client import ClientConfig, IntacctClient
 from intacct.gateway.counter import CallCounter
@@ -51,6 +51,13 @@ _OPTIONAL = {
     "monthly_quota": int,
     "time_zone": str,
     "endpoint_path": str,
+}
+# Extra keys passed straight to ClientConfig / RetryPolicy when given; those classes own the defaults.
+_CLIENT_OPTIONS = ("slots", "connect_timeout", "read_timeout")
+_RETRY_OPTIONS = {
+    "retry_max_attempts": "max_attempts",
+    "retry_max_total": "max_total",
+    "maintenance_patience": "maintenance_patience",
 }
 # HttpHook's own connection options: consumed by requests, never sent as headers.
 _HTTP_OPTIONS = {"verify", "verify_ssl", "proxies", "proxy", "cert", "trust_env", "timeout", "stream"}
@@ -148,7 +155,6 @@ class IntacctHook(HttpHook):
                 raise IntacctConnectionError(
                     f"connection {conn_id!r}: time_zone {options['time_zone']!r} is not an IANA zone name"
                 ) from None
-        defaults = RetryPolicy()
         try:
             config = ClientConfig(
                 sender=build.SenderCredentials(str(extra["sender_id"]), str(extra["sender_password"])),
@@ -160,23 +166,18 @@ class IntacctHook(HttpHook):
                     client_id=options.get("client_id") or None,
                 ),
                 endpoint=endpoint,
-                slots=options.get("slots", 2),
-                connect_timeout=options.get("connect_timeout", 10.0),
-                read_timeout=options.get("read_timeout", 300.0),
                 retry=RetryPolicy(
-                    max_attempts=options.get("retry_max_attempts", defaults.max_attempts),
-                    max_total=options.get("retry_max_total", defaults.max_total),
-                    maintenance_patience=options.get("maintenance_patience", defaults.maintenance_patience),
+                    **{field: options[key] for key, field in _RETRY_OPTIONS.items() if key in options}
                 ),
-                session_margin=timedelta(minutes=5),
                 time_zone=time_zone,
+                **{key: options[key] for key in _CLIENT_OPTIONS if key in options},
             )
         except ValueError as exc:
             raise IntacctConnectionError(f"connection {conn_id!r}: {exc}") from None
         return IntacctSettings(
             config=config,
             show_private=options.get("show_private", False),
-            monthly_quota=options.get("monthly_quota", 100_000),
+            monthly_quota=options.get("monthly_quota", usage.DEFAULT_MONTHLY_QUOTA),
         )
 
     @staticmethod

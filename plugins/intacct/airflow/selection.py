@@ -45,10 +45,8 @@ class SelectIntacctRecords(HITLOperator):
         rows = apply.importable_rows(engine, plan["plan_id"], include_inactive=include_inactive)[:MAX_OPTIONS]
         spec = OBJECTS[plans.entity(self.entity_type).intacct_object]
         batch_id = plans.plan_header(engine, plan["plan_id"])["intacct_batch_id"]
-        names = {
-            row[spec.key_column]: str(row.get("fc_name") or row.get("fc_email") or "")
-            for row in staging.batch_rows(engine, spec, batch_id)
-        }
+        staged = staging.rows_by_key(engine, spec, batch_id, [r.intacct_key for r in rows])
+        names = {key: str(row.get("fc_name") or row.get("fc_email") or "") for key, row in staged.items()}
         return [(r.intacct_key, names.get(r.intacct_key, "")) for r in rows]
 
     def execute(self, context):
