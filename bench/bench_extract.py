@@ -12,9 +12,10 @@ is the extraction's own (never the sandbox's, never an earlier run's):
   (the SDK is sequential; its API objects are pointed at the sandbox by wrapping `ApiBase.__init__`,
   since each one keeps Intacct's URL in a private attribute and only the login follows the endpoint).
 
-Each row also shows the CPU seconds the measured process spent: when they come close to the wall-clock
-seconds, the extraction is bound by converting and storing rows, not by Intacct's latency. The
-"fetch only" rows are a diagnostic: the same extraction with the rows neither converted nor stored.
+Each row also shows the CPU seconds the measured process spent (its writer processes not included) and
+the peak RSS of each writer process, which big extractions start to convert and store pages
+(`intacct.writers`). The "fetch only" rows are a diagnostic: the same extraction with the rows neither
+converted nor stored (no writer starts).
 
 Prints one table and the speed-ups; the issue's targets are printed beside the numbers, never asserted.
 
@@ -60,10 +61,10 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _peak_rss_mb() -> float:
-    """This process's peak RSS. Not getrusage's ru_maxrss: Linux carries that over an exec from the
-    forked parent, so a child would report the benchmark's own peak."""
-    with open("/proc/self/status") as status:
+def _peak_rss_mb(pid: int | str = "self") -> float:
+    """A process's peak RSS (this one by default). Not getrusage's ru_maxrss: Linux carries that over an
+    exec from the forked parent, so a child would report the benchmark's own peak."""
+    with open(f"/proc/{pid}/status") as status:
         for line in status:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
@@ -79,7 +80,7 @@ def child_ours(endpoint: str, slots: int, db_url: str, *, store: bool = True) ->
     `store=False` is a diagnostic: pages are fetched and paged exactly the same, but their rows are
     neither converted nor inserted, which shows what the fetching alone costs.
     """
-    from intacct import db, extract, migrations, staging
+    from intacct import db, extract, migrations, writers
     from intacct.gateway import requests as build
     from intacct.gateway.client import ClientConfig, IntacctClient
     from intacct.objects import CUSTOMER
@@ -90,16 +91,17 @@ def child_ours(endpoint: str, slots: int, db_url: str, *, store: bool = True) ->
     engine = db.open_engine(db_url)
     migrations.upgrade(engine)
     fetched = []
-    if not store:
-        read_recordnos = extract._recordnos
+    if not store:  # pages are counted and dropped; no writer process starts
+        writers.PageWriters.start = lambda self, processes: None
+        writers.PageWriters.put = lambda self, spec, batch_id, page, tz: fetched.append(len(page))
+    writer_peaks = []
+    stop_writer = writers._Writer.stop
 
-        def counted_recordnos(result):
-            recordnos = read_recordnos(result)
-            fetched.append(len(recordnos))  # list.append is atomic under the GIL
-            return recordnos
+    def stop_after_reading_peak(writer):
+        writer_peaks.append(_peak_rss_mb(writer.process.pid))
+        stop_writer(writer)
 
-        extract._recordnos = counted_recordnos
-        staging.insert_rows = lambda engine, spec, batch_id, rows: 0  # the rows generator is never run
+    writers._Writer.stop = stop_after_reading_peak
     rss_before = _peak_rss_mb()
     cpu_before = _cpu_seconds()
     started = time.perf_counter()
@@ -124,6 +126,7 @@ def child_ours(endpoint: str, slots: int, db_url: str, *, store: bool = True) ->
         "object_calls": result.api_calls,
         "rss_before_mb": rss_before,
         "peak_rss_mb": _peak_rss_mb(),
+        "writer_peaks_mb": writer_peaks,
     }
 
 
@@ -309,7 +312,7 @@ def print_table(ours: list[dict], sdk: list[dict], latency_ms: float) -> None:
     print(f"Full CUSTOMER extraction, sandbox latency {latency_ms:.0f} ms, pages of {PAGE_SIZE}:")
     header = (
         f"{'state DB':<10} {'customers':>9} {'slots':>5} {'pages':>5} {'API calls':>9} {'seconds':>8} "
-        f"{'floor s':>7} {'/floor':>6} {'CPU s':>6} {'peak RSS MB':>11}"
+        f"{'floor s':>7} {'/floor':>6} {'CPU s':>6} {'peak RSS MB':>11} {'writers MB':>10}"
     )
     print(header)
     print("-" * len(header))
@@ -317,7 +320,7 @@ def print_table(ours: list[dict], sdk: list[dict], latency_ms: float) -> None:
         print(
             f"{o['label']:<10} {o['rows']:>9,} {o['slots']:>5} {o['pages']:>5} {o['api_calls']:>9} "
             f"{o['seconds']:>8.2f} {o['floor']:>7.2f} {o['seconds'] / o['floor']:>6.2f} {o['cpu_seconds']:>6.2f} "
-            f"{o['peak_rss_mb']:>11.1f}"
+            f"{o['peak_rss_mb']:>11.1f} {_writers_column(o):>10}"
         )
     for s in sdk:
         print(
@@ -347,6 +350,12 @@ def print_table(ours: list[dict], sdk: list[dict], latency_ms: float) -> None:
             f"speed-up over sageintacctsdk at {s['slots']} slots: {s['seconds'] / mine['seconds']:.2f}x "
             f"(target >= {TARGET_SPEEDUP[s['slots']]}x; SDK used {s['api_calls']} API calls)"
         )
+
+
+def _writers_column(outcome: dict) -> str:
+    """The writer processes' peak RSS, e.g. "2 x 95.1" (their own processes: not in the peak RSS)."""
+    peaks = outcome.get("writer_peaks_mb") or []
+    return f"{len(peaks)} x {max(peaks):.1f}" if peaks else "-"
 
 
 def main() -> None:

@@ -33,6 +33,7 @@ from intacct.gateway.client import IntacctClient
 from intacct.gateway.errors import IntacctError
 from intacct.gateway.responses import Result
 from intacct.objects import ObjectSpec, convert, render_timestamp
+from intacct.writers import Page, PageWriters
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,11 @@ MAX_IN_VALUES = 1000
 BY_RECORDNO = (("RECORDNO", False),)
 NEWEST_RECORDNO_FIRST = (("RECORDNO", True),)
 NEWEST_MODIFICATION_FIRST = (("WHENMODIFIED", True),)
+# A full extraction pages this many RECORDNO slices per slot, so a slot never idles while a worker
+# reads the page it just fetched: another slice's request goes out meanwhile.
+SLICES_PER_SLOT = 2
+# A full extraction of at least this many pages stores them in writer processes (`ExtractOptions.writers`).
+WRITERS_FROM_PAGES = 8
 
 
 @dataclass(frozen=True)
@@ -53,12 +59,17 @@ class ExtractOptions:
     show_private: bool = False
     # How far an incremental read looks back before the watermark: Intacct is eventually consistent.
     overlap: timedelta = timedelta(minutes=2)
+    # Processes that convert and insert the pages of a big full extraction (see `writers.py`); 0 stores
+    # every page in the calling thread. Smaller batches are always stored in the calling thread.
+    writers: int = 2
 
     def __post_init__(self) -> None:
         if not 1 <= self.page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {self.page_size}")
         if self.slots is not None and self.slots < 1:
             raise ValueError(f"slots must be at least 1, got {self.slots}")
+        if self.writers < 0:
+            raise ValueError(f"writers must be 0 or more, got {self.writers}")
 
 
 @dataclass(frozen=True)
@@ -101,6 +112,12 @@ class _Extraction:
         self.options = options
         self.tz: tzinfo | None = None
         self.slots = min(options.slots or client.config.slots, client.config.slots)
+        # Bounds this extraction's requests in flight (the client bounds the company's), held only while
+        # a request is on the wire: a worker parsing its page leaves the slot to another slice.
+        self._in_flight = threading.BoundedSemaphore(self.slots)
+        self._recordno_index = spec.select.index("RECORDNO")
+        # Stores in this thread unless writer processes are started (`start_writers`).
+        self.store = PageWriters(engine)
         self._stop = threading.Event()
         self._calls_before = self._object_calls()
 
@@ -120,6 +137,10 @@ class _Extraction:
             pagesize=pagesize or self.options.page_size,
             show_private=self.options.show_private,
         )
+
+    def start_writers(self) -> None:
+        """Store the pages in `options.writers` processes (see `writers.py`)."""
+        self.store.start(self.options.writers)
 
     def prepare(self, probes: Sequence[Element]) -> list[Result]:
         """Read the user's time zone and run `probes` (one request) side by side, before any page.
@@ -164,8 +185,8 @@ class _Extraction:
         total = lowest.totalcount if lowest.totalcount is not None else 0
         return int(first[0]["RECORDNO"]), int(last[0]["RECORDNO"]), total
 
-    def page_slice(self, part: _Slice, hand_over: Callable[[Result], bool]) -> None:
-        """Keyset-page one slice, handing each page over as soon as its last RECORDNO is known."""
+    def page_slice(self, part: _Slice, hand_over: Callable[[Page], bool]) -> None:
+        """Keyset-page one slice, handing each page's records over as soon as its last RECORDNO is known."""
         last = part.low
         while not self._stop.is_set():
             conditions = [c for c in (part.base,) if c is not None]
@@ -174,27 +195,36 @@ class _Extraction:
             if part.high is not None:
                 conditions.append(q.less_than_or_equal_to("RECORDNO", part.high))
             function = self.query(filter=q.and_(*conditions) if conditions else None)
-            result = self.client.call(function, object_name=self.spec.name)
-            recordnos = _recordnos(result)
-            if not recordnos:
+            result = self.client.call(function, object_name=self.spec.name, in_flight=self._in_flight)
+            records = result.values(self.spec.select)
+            if not records:
                 return
+            recordnos = _recordnos(records, self._recordno_index)
             if any(b <= a for a, b in itertools.pairwise(recordnos)) or (
                 last is not None and recordnos[0] <= last
             ):
                 raise OutOfOrderPageError(function="query")
-            if not hand_over(result):
+            if not hand_over(records):
                 return
             last = recordnos[-1]
-            if len(recordnos) < self.options.page_size or result.numremaining == 0:
+            if len(records) < self.options.page_size or result.numremaining == 0:
                 return
 
-    def run(self, kind: str, slices: Sequence[_Slice], run_id: str | None, watermark: datetime | None):
+    def run(
+        self,
+        kind: str,
+        slices: Sequence[_Slice],
+        run_id: str | None,
+        watermark: datetime | None,
+    ):
+        """Fill a new batch from `slices`, its pages stored through `self.store`."""
         batch_id = staging.begin_batch(self.engine, self.spec, kind, run_id)
+        writers = self.store.processes
         # One page waits here and each worker holds at most one more: memory stays flat whatever the
         # company's size, and a database slower than Intacct slows the fetching instead of filling memory.
-        pages: queue.Queue[Result | _SliceDone] = queue.Queue(maxsize=1)
+        pages: queue.Queue[Page | _SliceDone] = queue.Queue(maxsize=1)
 
-        def hand_over(item: Result | _SliceDone) -> bool:
+        def hand_over(item: Page | _SliceDone) -> bool:
             while not self._stop.is_set():
                 try:
                     pages.put(item, timeout=_HAND_OVER_POLL)
@@ -212,8 +242,11 @@ class _Extraction:
                 hand_over(_SliceDone(None))
 
         try:
-            workers = max(1, min(self.slots, len(slices)))
-            with ThreadPoolExecutor(workers, thread_name_prefix=f"extract-{self.spec.name}") as pool:
+            workers = max(1, min(self.slots * SLICES_PER_SLOT, len(slices)))
+            with (
+                self.store,
+                ThreadPoolExecutor(workers, thread_name_prefix=f"extract-{self.spec.name}") as pool,
+            ):
                 try:
                     for part in slices:
                         pool.submit(fetch, part)  # outcomes arrive through the queue as _SliceDone
@@ -227,12 +260,14 @@ class _Extraction:
             self.engine, self.spec, batch_id, api_calls=self.api_calls, watermark=watermark
         )
         log.info(
-            "%s %s batch %s: %d rows, %d API calls", self.spec.name, kind, batch_id, rows, self.api_calls
-        )
+            "%s %s batch %s: %d rows, %d API calls, pages stored %s",
+            self.spec.name, kind, batch_id, rows, self.api_calls,
+            f"by {writers} writer processes" if writers else "in the fetching process",
+        )  # fmt: skip
         return ExtractResult(batch_id, self.spec.name, kind, rows, self.api_calls, watermark)
 
     def _store_pages(self, pages: queue.Queue, slices: int, batch_id: int) -> None:
-        """Convert and insert pages until every slice is done; a slice's failure ends the batch."""
+        """Store pages until every slice is done; a slice's failure ends the batch."""
         remaining = slices
         while remaining:
             item = pages.get()
@@ -241,12 +276,8 @@ class _Extraction:
                     raise item.error
                 remaining -= 1
                 continue
-            staging.insert_rows(
-                self.engine,
-                self.spec,
-                batch_id,
-                (self.spec.to_row(record, self.tz) for record in item.records()),
-            )
+            self.store.put(self.spec, batch_id, item, self.tz)
+        self.store.finish()
 
 
 @dataclass(frozen=True)
@@ -257,19 +288,33 @@ class _SliceDone:
 _HAND_OVER_POLL = 0.2  # seconds a worker waits on a full queue before checking whether to stop
 
 
-def _recordnos(result: Result) -> list[int]:
+def _recordnos(records: Page, index: int) -> list[int]:
     """The RECORDNOs of a `query` page, in the order Intacct returned them."""
-    if result.data is None:
-        return []
-    return [int(record.findtext("RECORDNO")) for record in result.data if isinstance(record.tag, str)]
+    try:
+        return [int(record[index]) for record in records]
+    except (TypeError, ValueError):
+        raise OutOfOrderPageError(
+            "Intacct returned a record without a numeric RECORDNO", function="query"
+        ) from None
 
 
-def _even_slices(low: int, high: int, count: int, base: q.Filter | None = None) -> list[_Slice]:
-    """Split low..high into `count` RECORDNO ranges; the last one is open-ended to catch new records."""
-    bounds = [low - 1 + math.ceil((high - low + 1) * i / count) for i in range(count + 1)]
-    slices = [_Slice(base, bounds[i], bounds[i + 1]) for i in range(count)]
-    slices[-1] = _Slice(base, slices[-1].low, None)
+def _page_slices(low: int, high: int, total: int, count: int, page_size: int) -> list[_Slice]:
+    """Split low..high into `count` RECORDNO ranges that each hold a whole number of pages, as far as an
+    even spread of the `total` records over the range lets us guess (a range holding a few records more
+    than its pages costs one more request); the last range is open-ended to catch new records."""
+    pages = math.ceil(total / page_size)
+    per_slice = [pages // count + (1 if i < pages % count else 0) for i in range(count)]
+    bounds = [low - 1]
+    for pages_before in itertools.accumulate(per_slice[:-1]):
+        # A little short of full pages: a guess too high would spill a few records into a new page.
+        records_before = pages_before * page_size * (1 - _SLICE_MARGIN)
+        bounds.append(low - 1 + math.floor((high - low + 1) * records_before / total))
+    bounds.append(None)
+    slices = [_Slice(None, bounds[i], bounds[i + 1]) for i in range(count)]
     return [s for s in slices if s.high is None or s.high > s.low]
+
+
+_SLICE_MARGIN = 0.01
 
 
 def extract_full(
@@ -282,18 +327,23 @@ def extract_full(
 ) -> ExtractResult:
     """Read every record of `spec` into a new `full` batch (the only kind that proves absence)."""
     job = _Extraction(client, engine, spec, options or ExtractOptions())
-    # The watermark and the RECORDNO bounds are read together, in one request, before any page.
-    split = job.slots > 1
-    probes = [job.newest_modification_probe(), *(job.recordno_bounds_probes() if split else ())]
-    newest, *bounds_results = job.prepare(probes)
-    watermark = job.newest_modification(newest)
-    slices = [_Slice(None, None, None)]
-    bounds = job.recordno_bounds(*bounds_results) if split else None
-    if bounds is not None:
-        low, high, total = bounds
-        count = min(job.slots, max(1, math.ceil(total / job.options.page_size)))
-        slices = _even_slices(low, high, count) if count > 1 else slices
-    return job.run("full", slices, run_id, watermark)
+    with job.store:
+        # The watermark and the RECORDNO bounds are read together, in one request, before any page.
+        split = job.slots > 1
+        probes = [job.newest_modification_probe(), *(job.recordno_bounds_probes() if split else ())]
+        newest, *bounds_results = job.prepare(probes)
+        watermark = job.newest_modification(newest)
+        slices = [_Slice(None, None, None)]
+        bounds = job.recordno_bounds(*bounds_results) if split else None
+        if bounds is not None:
+            low, high, total = bounds
+            pages = math.ceil(total / job.options.page_size)
+            count = min(job.slots * SLICES_PER_SLOT, max(1, pages))
+            slices = _page_slices(low, high, total, count, job.options.page_size) if count > 1 else slices
+            # Starting a process costs about what storing a few pages does: only big batches get writers.
+            if pages >= WRITERS_FROM_PAGES:
+                job.start_writers()
+        return job.run("full", slices, run_id, watermark)
 
 
 def extract_incremental(

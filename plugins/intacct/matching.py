@@ -92,60 +92,57 @@ _UNDECOMPOSABLE = str.maketrans(
 )
 # Marks inside words rather than between them: removing them joins the parts ("S.A." -> "sa").
 _JOINERS = frozenset(".'’‘`´")
-
-
-def _is_generic_diacritic(char: str) -> bool:
-    """Combining marks of the script-neutral diacritic blocks (accents, cedillas, umlauts, tildes...)."""
-    code = ord(char)
-    return (
-        0x0300 <= code <= 0x036F  # Combining Diacritical Marks
-        or 0x1AB0 <= code <= 0x1AFF  # ... Extended
-        or 0x1DC0 <= code <= 0x1DFF  # ... Supplement
-        or 0x20D0 <= code <= 0x20FF  # ... for Symbols
-        or 0xFE20 <= code <= 0xFE2F  # Combining Half Marks
+# The script-neutral combining diacritics (accents, cedillas, umlauts, tildes...), dropped after NFKD.
+_GENERIC_DIACRITICS = dict.fromkeys(
+    code
+    for low, high in (
+        (0x0300, 0x036F),  # Combining Diacritical Marks
+        (0x1AB0, 0x1AFF),  # ... Extended
+        (0x1DC0, 0x1DFF),  # ... Supplement
+        (0x20D0, 0x20FF),  # ... for Symbols
+        (0xFE20, 0xFE2F),  # Combining Half Marks
     )
+    for code in range(low, high + 1)
+)
 
 
-def _ascii_table() -> dict[int, str]:
-    """What the general path below does to each ASCII character, as one translate table."""
-    table = {}
-    for code in range(128):
-        ch = chr(code)
-        if ch == "&":
-            table[code] = " and "
-        elif ch in _JOINERS:
-            table[code] = ""
-        elif not ch.isalnum():
-            table[code] = " "
-    return table
+_WORDS_TABLE_LIMIT = 65536
 
 
-# Most names are plain ASCII: they need no Unicode normalisation, so they take a translate-only path
-# (staging computes these keys for every record of every extraction).
-_ASCII = _ascii_table()
+class _WordCharacters(dict):
+    """A `str.translate` table, filled as characters are met, that turns text into space-separated words:
+    "&" is " and ", joiners vanish, and punctuation (P*), symbols (S*), separators (Z*) and
+    controls/format characters (C*) split words; letters, digits and marks stay. A table rather than a
+    loop per character because staging computes keys for every record of every extraction."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        if char == "&":
+            word = " and "
+        elif char in _JOINERS:
+            word = ""
+        else:
+            word = " " if unicodedata.category(char)[0] in "PSZC" else char
+        if len(self) < _WORDS_TABLE_LIMIT:  # bounded, whatever text comes in
+            self[code] = word
+        return word
+
+
+_WORDS = _WordCharacters()
 
 
 def _tokens(text: str | None) -> list[str]:
     """The normalised words of `text` (see the module docstring), in order."""
     if not text:
         return []
-    if text.isascii():
-        return text.lower().translate(_ASCII).split()
+    if text.isascii():  # plain ASCII needs no Unicode normalisation
+        return text.lower().translate(_WORDS).split()
     # Fold case first too: folding "İ" gives "i" plus a combining dot, which the next step drops.
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    stripped = "".join(ch for ch in decomposed if not _is_generic_diacritic(ch))
+    decomposed = unicodedata.normalize("NFKD", text.casefold()).translate(_GENERIC_DIACRITICS)
     # Recompose what is left (Japanese voiced kana keep their voicing mark, as one letter again); fold
     # again because compatibility forms may decompose to capitals ("ℌ" is "H").
-    folded = unicodedata.normalize("NFC", stripped).casefold().translate(_UNDECOMPOSABLE)
-    folded = folded.replace("&", " and ")
-    out: list[str] = []
-    for ch in folded:
-        if ch in _JOINERS:
-            continue
-        category = unicodedata.category(ch)
-        # Punctuation (P*), symbols (S*), separators (Z*) and controls/format characters (C*) split words.
-        out.append(" " if category[0] in "PSZC" else ch)
-    return "".join(out).split()
+    folded = unicodedata.normalize("NFC", decomposed).casefold().translate(_UNDECOMPOSABLE)
+    return folded.translate(_WORDS).split()
 
 
 def _strip_legal_suffixes(tokens: list[str]) -> list[str]:

@@ -117,8 +117,8 @@ def _staging_table(spec: ObjectSpec) -> Table:
         *(Column(f.column, _COLUMN_TYPES[f.kind], nullable=f.column != "recordno") for f in spec.fields),
         *(Column(name, Text) for name in spec.derived),
         PrimaryKeyConstraint("batch_id", "recordno", name=f"pk_{spec.staging_table}"),
+        # Read by business key (a targeted import or link); never by match key: the plan copies a batch.
         Index(f"ix_{spec.staging_table}_key", "batch_id", key),
-        *(Index(f"ix_{spec.staging_table}_{k}", "batch_id", k) for k in spec.derived if k.endswith("_key")),
     )
 
 

@@ -7,12 +7,14 @@ are pruned by a retention count per object and kind.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
+from functools import cache
 from typing import TypeVar
 
-from sqlalchemy import Engine, and_, delete, func, insert, select, update
+from sqlalchemy import Column, Connection, Dialect, Engine, Table, and_, delete, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
 
 from intacct.objects import ObjectSpec
 from intacct.schema import intacct_batch, staging_tables
@@ -63,13 +65,72 @@ def begin_batch(engine: Engine, spec: ObjectSpec, kind: str, run_id: str | None)
         ).scalar_one()
 
 
+def store_page(
+    engine: Engine, spec: ObjectSpec, batch_id: int, records: Sequence[Sequence[str | None]], tz: tzinfo
+) -> int:
+    """Convert the records of one `query` page (values in `spec.select` order) and add them to a batch."""
+    return insert_columns(engine, spec, batch_id, spec.to_columns(records, tz))
+
+
 def insert_rows(engine: Engine, spec: ObjectSpec, batch_id: int, rows: Iterable[Mapping[str, object]]) -> int:
-    """Add one page of converted records to a running batch, in one transaction."""
-    payload = [{**row, "batch_id": batch_id} for row in rows]
-    if payload:
-        with engine.begin() as connection:
-            connection.execute(insert(staging_tables[spec.name]), payload)
-    return len(payload)
+    """Add converted records to a running batch, in one transaction; missing columns are NULL."""
+    rows = list(rows)
+    columns = {column: [row.get(column) for row in rows] for column in spec.columns}
+    return insert_columns(engine, spec, batch_id, columns)
+
+
+def insert_columns(engine: Engine, spec: ObjectSpec, batch_id: int, columns: Mapping[str, Sequence]) -> int:
+    """Add one page to a running batch, in one transaction: `columns` holds each staging column's values,
+    one per record (a column it lacks is NULL). Returns the number of records.
+
+    Values go through each column type's own bind processing (so they are stored exactly as SQLAlchemy
+    stores them), one column at a time, then in one `executemany` (SQLite) or one COPY (PostgreSQL):
+    building a parameter dict per row would cost more than the database's own work.
+    """
+    count = len(next(iter(columns.values()), ()))
+    if not count:
+        return 0
+    table = staging_tables[spec.name]
+    values: list[Sequence[object]] = []
+    for column, process in _bind_processors(table, engine.dialect):
+        given = [batch_id] * count if column.name == "batch_id" else columns.get(column.name, [None] * count)
+        if len(given) != count:
+            raise ValueError(f"column {column.name} has {len(given)} values for {count} records")
+        values.append([process(value) for value in given] if process else given)
+    parameters = list(zip(*values, strict=True))
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            _copy_rows(connection, table, parameters)
+        else:
+            connection.exec_driver_sql(_insert_sql(table, connection.dialect), parameters)
+    return count
+
+
+@cache
+def _bind_processors(table: Table, dialect: Dialect) -> list[tuple[Column, Callable | None]]:
+    return [(column, column.type.bind_processor(dialect)) for column in table.c]
+
+
+@cache
+def _insert_sql(table: Table, dialect: Dialect) -> str:
+    quote = dialect.identifier_preparer.quote
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    names = ", ".join(quote(column.name) for column in table.c)
+    return f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join(marker for _ in table.c)})"
+
+
+def _copy_rows(connection: Connection, table: Table, parameters: list[tuple]) -> None:
+    """PostgreSQL's bulk load, inside the connection's transaction (psycopg adapts the values)."""
+    quote = connection.dialect.identifier_preparer.quote
+    names = ", ".join(quote(column.name) for column in table.c)
+    statement = f"COPY {quote(table.name)} ({names}) FROM STDIN"
+    dbapi_error = connection.dialect.loaded_dbapi.Error
+    try:
+        with connection.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in parameters:
+                copy.write_row(row)
+    except dbapi_error as error:  # raised as SQLAlchemy raises it for a statement (IntegrityError, ...)
+        raise DBAPIError.instance(statement, None, error, dbapi_error) from error
 
 
 def complete_batch(

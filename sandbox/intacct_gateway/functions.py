@@ -4,6 +4,7 @@ request), `run` answers it from the store (errors fail only that function)."""
 from __future__ import annotations
 
 import csv
+import heapq
 import io
 import json
 from collections.abc import Callable, Sequence
@@ -194,21 +195,32 @@ def _matching_rows(
     return candidates
 
 
-def _sorted(objdef: ObjectDef, rows: list[Row], order: list[tuple[FieldAccess, bool]]) -> list[Row]:
-    """Rows (in key order) sorted like Oracle: NULLs last ascending, first descending."""
+def _sorted(
+    objdef: ObjectDef, rows: list[Row], order: list[tuple[FieldAccess, bool]], needed: int | None = None
+) -> list[Row]:
+    """Rows (in key order) sorted like Oracle: NULLs last ascending, first descending. With `needed`, only
+    the first `needed` rows are sure to be in place (a small page of a big object need not sort it all)."""
     first, descending = order[0]
     if first.name == objdef.key_field:  # keys are unique: later orders cannot matter
         return rows[::-1] if descending else rows
+    if len(order) == 1 and needed is not None and needed * 8 < len(rows):
+        # heapq's nsmallest/nlargest keep sorted()'s order, ties included.
+        pick = heapq.nlargest if descending else heapq.nsmallest
+        return pick(needed, rows, key=_null_aware(first.compare))
     rows = list(rows)
     for access, descending in reversed(order):
-        compare = access.compare
-
-        def key(row: Row, compare=compare) -> tuple[int, Any]:
-            value = compare(row)
-            return (1, 0) if value is None else (0, value)
-
-        rows.sort(key=key, reverse=descending)
+        rows.sort(key=_null_aware(access.compare), reverse=descending)
     return rows
+
+
+def _null_aware(compare: Callable[[Row], Any]) -> Callable[[Row], tuple[int, Any]]:
+    """A sort key that ranks NULL above every value."""
+
+    def key(row: Row) -> tuple[int, Any]:
+        value = compare(row)
+        return (1, 0) if value is None else (0, value)
+
+    return key
 
 
 def _data(attributes: dict[str, Any], records: list[bytes]) -> list[bytes]:
@@ -506,17 +518,18 @@ def run_query(ctx: CallContext, args: QueryArgs) -> Answer:
             legacy=False,
             showprivate=args.showprivate,
         )
-        rows = _sorted(objdef, rows, order) if order else ctx.faults.order_rows(rows)
+        total = len(rows)
+        rows = _sorted(objdef, rows, order, offset + pagesize) if order else ctx.faults.order_rows(rows)
         page = rows[offset : offset + pagesize]
         if args.returnformat != "xml":
             return Answer([], objdef.name, raw=_raw_page(args.returnformat, accessors, page))
         body = _writer(objdef.name, accessors, nested=False).write(page)
     attributes = {
         "listtype": objdef.name,
-        "totalcount": len(rows),
+        "totalcount": total,
         "offset": offset,
         "count": len(page),
-        "numremaining": max(len(rows) - offset - len(page), 0),
+        "numremaining": max(total - offset - len(page), 0),
     }
     return Answer(_data(attributes, body), object=objdef.name)
 

@@ -98,23 +98,25 @@ def test_the_probes_share_one_request_read_beside_the_users_formatting(gateway, 
 def test_a_failure_to_store_a_page_stops_the_fetching(gateway, state_engine, monkeypatch):
     stored = []
 
-    def insert_then_fail(engine, spec, batch_id, rows):
-        stored.append(len(list(rows)))
+    def insert_then_fail(engine, spec, batch_id, columns):
+        stored.append(batch_id)
         if len(stored) == 2:
             raise RuntimeError("disk full")
 
-    monkeypatch.setattr(staging, "insert_rows", insert_then_fail)
+    monkeypatch.setattr(staging, "insert_columns", insert_then_fail)
     with pytest.raises(RuntimeError, match="disk full"):
         extract.extract_full(
             make_client(gateway),
             state_engine,
             CUSTOMER,
             run_id="r1",
-            options=extract.ExtractOptions(page_size=100),
+            options=extract.ExtractOptions(page_size=100, writers=0),  # stored here, where the patch is
         )
     assert staging.latest_batch(state_engine, "CUSTOMER") is None
-    # 23 pages in all; the workers stop within a few pages of the failure (one queued, one held each)
-    assert gateway.ledger.calls("query", "CUSTOMER") <= 3 + 2 + 1 + 2 * 2
+    # 23 pages in all; the workers stop within a few pages of the failure (one queued; each of the
+    # four slice workers holds one page and may have one more request on the wire)
+    workers = 2 * extract.SLICES_PER_SLOT
+    assert gateway.ledger.calls("query", "CUSTOMER") <= 3 + 2 + 1 + 2 * workers
 
 
 def test_staged_values_are_typed_and_in_the_users_time_zone(gateway, state_engine):
@@ -316,3 +318,45 @@ def test_private_entity_records_need_show_private(gateway, state_engine):
     assert sorted(staged_keys(state_engine, CUSTOMER, shown.batch_id)) == intacct_keys(
         gateway, CUSTOMER, show_private=True
     )
+
+
+def test_a_big_full_extraction_is_stored_by_writer_processes_exactly_as_in_process(
+    gateway, state_engine, caplog
+):
+    caplog.set_level("INFO", logger="intacct.extract")
+    client = make_client(gateway)
+    # Pages of 100: 22 pages, past the size from which writer processes store them.
+    in_processes = extract.extract_full(
+        client, state_engine, CUSTOMER, options=extract.ExtractOptions(page_size=100)
+    )
+    assert "pages stored by 2 writer processes" in caplog.text
+    in_thread = extract.extract_full(
+        client, state_engine, CUSTOMER, options=extract.ExtractOptions(page_size=100, writers=0)
+    )
+    assert "pages stored in the fetching process" in caplog.text
+
+    def rows(batch_id):
+        return [
+            {k: v for k, v in r.items() if k != "batch_id"}
+            for r in staging.batch_rows(state_engine, CUSTOMER, batch_id)
+        ]
+
+    assert rows(in_processes.batch_id) == rows(in_thread.batch_id)
+    assert sorted(staged_keys(state_engine, CUSTOMER, in_processes.batch_id)) == intacct_keys(
+        gateway, CUSTOMER
+    )
+    # Slices hold whole pages as far as RECORDNOs let us guess: few requests beyond the pages themselves.
+    pages = -(-in_processes.rows // 100)
+    assert in_processes.api_calls <= 3 + pages + 2
+
+
+def test_an_extraction_given_fewer_slots_than_the_company_never_uses_more(gateway, state_engine):
+    # Two slots' worth of slices (four) page at once, but only two requests may be on the wire: the
+    # sandbox throttles a third one in flight (each taking 50 ms, so the slices do overlap).
+    gateway.faults.enable("latency", ms=50)
+    client = make_client(gateway, slots=4)
+    result = extract.extract_full(
+        client, state_engine, CUSTOMER, options=extract.ExtractOptions(page_size=200, slots=2)
+    )
+    assert sorted(staged_keys(state_engine, CUSTOMER, result.batch_id)) == intacct_keys(gateway, CUSTOMER)
+    assert gateway.ledger.requests("throttled") == 0

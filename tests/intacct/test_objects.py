@@ -53,3 +53,20 @@ def test_unknown_object_is_refused_with_the_known_ones():
     with pytest.raises(ValueError, match="unknown Intacct object 'VENDOR': expected one of CUSTOMER"):
         spec_for("VENDOR")
     assert spec_for("customer") is CUSTOMER
+
+
+def test_a_page_converts_column_by_column_into_the_same_rows_as_record_by_record():
+    records = [
+        {"RECORDNO": "1", "CUSTOMERID": "C1", "NAME": "Acme, Inc.", "WHENCREATED": "01/02/2026 03:04:05"},
+        {"RECORDNO": "2", "CUSTOMERID": "C2", "NAME": "  ", "WHENMODIFIED": " 12/31/2025 23:59:59 "},
+    ]
+    page = [tuple(r.get(f) for f in CUSTOMER.select) for r in records]
+    columns = CUSTOMER.to_columns(page, UTC)
+    assert tuple(columns) == CUSTOMER.columns
+    assert columns["name_key"] == ["acme", None]
+    assert CUSTOMER.to_rows(page, UTC) == [CUSTOMER.to_row(r, UTC) for r in records]
+    assert CUSTOMER.to_columns([], UTC) == {name: [] for name in CUSTOMER.columns}
+    with pytest.raises(ValueError, match="CUSTOMER 2: field WHENCREATED has value 'soon'"):
+        CUSTOMER.to_columns([*page, (*page[1][:-2], "soon", None)], UTC)
+    with pytest.raises(ValueError, match="carry 2 values, expected 18"):
+        CUSTOMER.to_columns([("1", "C1")], UTC)

@@ -150,6 +150,31 @@ def test_keyset_paging_on_recordno_returns_every_record_once(client: XmlClient):
     assert seen == [int(r["RECORDNO"]) for r in store_records(client, "CUSTOMER", showprivate=True)]
 
 
+@pytest.mark.parametrize("direction", ["ascending", "descending"])
+@pytest.mark.parametrize(("pagesize", "offset"), [(1, 0), (3, 2)])
+def test_a_small_ordered_page_is_the_head_of_the_full_order(client: XmlClient, direction, pagesize, offset):
+    """Pages far smaller than the object are picked without sorting it all; ties and NULLs still land as
+    in the full sort."""
+    full = client.data(
+        query_xml(
+            "CUSTOMER", "RECORDNO", "WHENMODIFIED", orderby=order("WHENMODIFIED", direction), pagesize=2000
+        )
+    )
+    small = client.data(
+        query_xml(
+            "CUSTOMER",
+            "RECORDNO",
+            "WHENMODIFIED",
+            orderby=order("WHENMODIFIED", direction),
+            pagesize=pagesize,
+            offset=offset,
+        )
+    )
+    assert records(small) == records(full)[offset : offset + pagesize]
+    assert small.get("totalcount") == full.get("totalcount")
+    assert int(small.get("numremaining")) == int(full.get("totalcount")) - offset - pagesize
+
+
 def test_without_orderby_rows_come_in_recordno_order(client: XmlClient):
     data = client.data(query_xml("DEPARTMENT", "RECORDNO", pagesize=2000))
     assert recordnos(data) == sorted(recordnos(data))

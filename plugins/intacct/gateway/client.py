@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 
@@ -90,13 +91,17 @@ class IntacctClient:
 
     # -- public API -------------------------------------------------------------------------------
 
-    def call(self, function: Element, *, object_name: str = "") -> responses.Result:
+    def call(
+        self, function: Element, *, object_name: str = "", in_flight: threading.Semaphore | None = None
+    ) -> responses.Result:
         """Send one function under a session and return its successful result.
 
         Retries what is worth retrying (see `retry.py`), signs in again when the session expired, and
-        raises the typed `IntacctError` otherwise.
+        raises the typed `IntacctError` otherwise. `in_flight` is a further bound shared by a group of
+        calls (an extraction that may use fewer slots than the company has), held like the client's own
+        slots: only while the request is on the wire.
         """
-        return self._with_retries(lambda: self._call_in_session([(function, object_name)]))[0]
+        return self._with_retries(lambda: self._call_in_session([(function, object_name)], in_flight))[0]
 
     def call_many(self, functions: Sequence[tuple[Element, str]]) -> list[responses.Result]:
         """Send several `(function, object name)` pairs in one request and return their results in order.
@@ -183,20 +188,29 @@ class IntacctClient:
             expires_at=response.authentication.session_timeout if response.authentication else None,
         )
 
-    def _forget_session(self, session: _Session) -> None:
-        # Only the thread that saw the failure of *this* session replaces it; the others reuse the new one.
+    def _forget_session(self, session: _Session) -> bool:
+        """Drop `session` if it is still the current one; False when another thread already replaced it.
+
+        Only the thread that saw the failure of *this* session replaces it; the others reuse the new one.
+        """
         with self._session_lock:
             if self._session is session:
                 self._session = None
+                return True
+            return False
 
-    def _call_in_session(self, functions: list[tuple[Element, str]]) -> list[responses.Result]:
+    def _call_in_session(
+        self, functions: list[tuple[Element, str]], in_flight: threading.Semaphore | None = None
+    ) -> list[responses.Result]:
         session = self._current_session()
         try:
-            response, results = self._send(session.endpoint, build.SessionAuth(session.session_id), functions)
+            response, results = self._send(
+                session.endpoint, build.SessionAuth(session.session_id), functions, in_flight
+            )
             response.raise_for_status()
         except IntacctError as error:
-            if error.reauthenticate:
-                self._forget_session(session)
+            if error.reauthenticate and not self._forget_session(session):
+                raise _StaleSession from error  # resend on the session another thread opened meanwhile
             raise
         if response.authentication and response.authentication.session_timeout:
             session.expires_at = response.authentication.session_timeout  # Intacct slides it on every call
@@ -205,7 +219,11 @@ class IntacctClient:
     # -- transport --------------------------------------------------------------------------------
 
     def _send(
-        self, url: str, auth, functions: list[tuple[Element, str]]
+        self,
+        url: str,
+        auth,
+        functions: list[tuple[Element, str]],
+        in_flight: threading.Semaphore | None = None,
     ) -> tuple[responses.Response, list[responses.Result]]:
         """POST one request holding `functions`; the parsed response and each function's result, in order."""
         control_ids = [uuid.uuid4().hex for _ in functions]
@@ -217,7 +235,7 @@ class IntacctClient:
         )
         function_name = ", ".join(dict.fromkeys(function.tag for function, _ in functions))
         self._pause.wait()
-        with self._slots:
+        with in_flight or nullcontext(), self._slots:
             self._pause.wait()  # a 429 may have come while this thread waited for its slot
             for function, object_name in functions:
                 self.counter.record(function.tag, object_name)
@@ -248,10 +266,16 @@ class IntacctClient:
 
     def _with_retries(self, attempt: Callable[[], object]):
         budget = RetryBudget(self.config.retry, self._pause)
-        reauthentications = 0
+        reauthentications = stale = 0
         while True:
             try:
                 return attempt()
+            except _StaleSession as resend:
+                # Costs no sign-in of this call's own: the thread that dropped the session opened the new one.
+                stale += 1
+                if stale > _STALE_SESSION_RESENDS:
+                    raise resend.__cause__ from None
+                continue
             except IntacctError as error:
                 if error.reauthenticate and reauthentications < 2:
                     reauthentications += 1
@@ -264,6 +288,13 @@ class IntacctClient:
                     "Intacct call failed, retrying in %.1f s (attempt %d): %s", wait, budget.attempts, error
                 )
                 self._sleep(wait)
+
+
+_STALE_SESSION_RESENDS = 16  # sessions dying faster than threads can use them: stop at some point
+
+
+class _StaleSession(Exception):
+    """The session a call used expired, and another thread has already signed in again."""
 
 
 def _in_request_order(response: responses.Response, control_ids: list[str]) -> list[responses.Result]:

@@ -191,6 +191,51 @@ def test_empty_page_has_no_records() -> None:
     assert list(result.records()) == []
 
 
+def query_result(records: str) -> Result:
+    return parse_response(
+        envelope(
+            f"""<result><status>success</status><function>query</function><controlid>q</controlid>
+            <data listtype="CUSTOMER" totalcount="9" offset="0" count="2" numremaining="7">{records}</data>
+            </result>"""
+        )
+    ).results[0]
+
+
+def test_values_read_fields_by_name_in_the_order_asked() -> None:
+    result = parse_response(QUERY_PAGE).result("page-1")
+    fields = ("WHENMODIFIED", "NAME", "RECORDNO", "PARENTID", "NOT.SELECTED")
+    assert result.values(fields) == [tuple(r.get(f) for f in fields) for r in result.records()]
+    assert result.values(fields)[0] == (
+        "07/24/2017 15:19:46", "Smith & Sons <Ltd> Zürich 東京", "10", None, None,
+    )  # fmt: skip
+
+
+def test_values_do_not_depend_on_the_order_intacct_sends_fields_in() -> None:
+    result = query_result(
+        "<CUSTOMER><RECORDNO>1</RECORDNO><NAME>A</NAME></CUSTOMER>"
+        "<CUSTOMER><NAME>B</NAME><RECORDNO>2</RECORDNO></CUSTOMER>"
+        "<CUSTOMER><NAME/><RECORDNO>3</RECORDNO><!-- no field --></CUSTOMER>"
+    )
+    assert result.values(("RECORDNO", "NAME")) == [("1", "A"), ("2", "B"), ("3", None)]
+
+
+def test_values_of_nested_records_or_values_holding_the_separator_take_the_slow_path() -> None:
+    nested = parse_response(READ_BY_QUERY_PAGE).results[0]
+    fields = ("RECORDNO", "DISPLAYCONTACT.MAILADDRESS.CITY", "CONTACTINFO.EMAIL2")
+    assert nested.values(fields) == [("10", "Zürich", "billing@smith.example")]
+    odd = query_result("<CUSTOMER><RECORDNO>1</RECORDNO><NAME>a\ue000b</NAME></CUSTOMER>")
+    assert odd.values(("RECORDNO", "NAME")) == [("1", "a\ue000b")]
+
+
+def test_values_of_an_empty_page_and_bad_field_lists() -> None:
+    empty = query_result("")
+    assert empty.values(("RECORDNO",)) == []
+    with pytest.raises(ValueError, match="at least one field"):
+        empty.values(())
+    with pytest.raises(ValueError, match="not Intacct field names: 'NAME\"/>'"):
+        query_result("<CUSTOMER><NAME>x</NAME></CUSTOMER>").values(('NAME"/>',))
+
+
 def test_authentication_block_with_aware_session_times() -> None:
     auth = parse_response(QUERY_PAGE).authentication
     assert auth is not None
