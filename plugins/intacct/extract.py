@@ -143,17 +143,9 @@ class _Extraction:
         self.store.start(self.options.writers)
 
     def prepare(self, probes: Sequence[Element]) -> list[Result]:
-        """Read the user's time zone and run `probes` (one request) side by side, before any page.
-
-        Both need a session, so the first caller signs in while the other waits for it.
-        """
-        if not probes:
-            self.tz = self.client.user_time_zone()
-            return []
-        with ThreadPoolExecutor(max_workers=1) as side:
-            zone = side.submit(self.client.user_time_zone)
-            results = self.client.call_many([(p, self.spec.name) for p in probes])
-            self.tz = zone.result()
+        """Read the user's time zone and run `probes` before any page, in one request (on a new client,
+        the sign-in request itself)."""
+        self.tz, results = self.client.call_with_time_zone([(p, self.spec.name) for p in probes])
         return results
 
     def newest_modification_probe(self) -> Element:
@@ -197,6 +189,8 @@ class _Extraction:
             function = self.query(filter=q.and_(*conditions) if conditions else None)
             result = self.client.call(function, object_name=self.spec.name, in_flight=self._in_flight)
             records = result.values(self.spec.select)
+            last_page = len(records) < self.options.page_size or result.numremaining == 0
+            del result  # its parsed tree is several times the page: never hold it while waiting below
             if not records:
                 return
             recordnos = _recordnos(records, self._recordno_index)
@@ -207,7 +201,7 @@ class _Extraction:
             if not hand_over(records):
                 return
             last = recordnos[-1]
-            if len(records) < self.options.page_size or result.numremaining == 0:
+            if last_page:
                 return
 
     def run(

@@ -55,6 +55,7 @@ __all__ = [
     "error_for_result",
     "object_definition",
     "parse_response",
+    "raise_first_failure",
     "user_formatting",
 ]
 
@@ -193,9 +194,14 @@ class Response:
 
         In a transaction the failed function holds the cause and its siblings only say "rolled back".
         """
-        ranked = sorted(self.results, key=lambda r: {"failure": 0, "aborted": 1}.get(r.status, 2))
-        for result in ranked:
-            result.raise_for_status()
+        raise_first_failure(self.results)
+
+
+def raise_first_failure(results: Sequence[Result]) -> None:
+    """Raise for the first failed result, else the first aborted one (see `Response.raise_for_status`)."""
+    ranked = sorted(results, key=lambda r: {"failure": 0, "aborted": 1}.get(r.status, 2))
+    for result in ranked:
+        result.raise_for_status()
 
 
 class ApiSession(NamedTuple):

@@ -75,3 +75,39 @@ def test_results_are_matched_by_control_id_or_else_by_position():
     assert _in_request_order(unechoed, ["a", "b"]) == unechoed.results
     with pytest.raises(errors.NotXmlResponseError, match="1 of the 2 functions"):
         _in_request_order(_response(None), ["a", "b"])
+
+
+def fresh_client(gateway) -> IntacctClient:
+    gateway.ledger.reset()
+    return IntacctClient(
+        ClientConfig(
+            sender=build.SenderCredentials(DEFAULT_SENDER_ID, DEFAULT_SENDER_PASSWORD),
+            login=build.LoginCredentials(DEFAULT_USER_ID, DEFAULT_COMPANY_ID, DEFAULT_USER_PASSWORD),
+            endpoint=gateway.endpoint,
+            retry=RetryPolicy(base_delay=0.01, max_delay=0.05, max_attempts=3, max_total=5),
+        )
+    )
+
+
+def test_the_first_call_of_a_client_rides_on_its_sign_in(gateway):
+    client = fresh_client(gateway)
+    zone, (lowest,) = client.call_with_time_zone([(by_recordno(False), "CUSTOMER")])
+    (request,) = gateway.ledger.entries()
+    assert [c.function for c in request.calls] == ["getAPISession", "query", "readUserFormatting"]
+    assert zone.utcoffset(None) is not None
+    assert int(next(lowest.records())["RECORDNO"]) == min(
+        int(r["RECORDNO"]) for r in gateway.store.records("CUSTOMER")
+    )
+    # The formatting is known now, and the session open: the next call is one function in one request.
+    assert client.call_with_time_zone([(by_recordno(True), "CUSTOMER")])[0] == zone
+    assert [c.function for c in gateway.ledger.entries()[-1].calls] == ["query"]
+    assert client.counter.snapshot()[("getAPISession", "")] == 1
+
+
+def test_a_function_failing_on_the_sign_in_request_raises_and_keeps_the_session(gateway):
+    client = fresh_client(gateway)
+    with pytest.raises(errors.UnknownObjectError):
+        client.call(build.query("NOSUCHOBJECT", ("RECORDNO",)), object_name="NOSUCHOBJECT")
+    client.call(by_recordno(False), object_name="CUSTOMER")
+    assert gateway.ledger.calls("getAPISession") == 1
+    assert gateway.ledger.requests() == 2
