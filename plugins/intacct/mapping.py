@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -128,43 +128,87 @@ def country_code(code: str | None, name: str | None) -> str | None:
     return None
 
 
-def _clean(value: object) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
+def _cleaned(values: Sequence[object]) -> list[str | None]:
+    """Each value as stripped text, None when missing or blank."""
+    return [None if value is None else (str(value).strip() or None) for value in values]
+
+
+# Column by column, for a page of staged rows at a time (staging maps every record of every extraction);
+# the `*_values` functions below map one row with the same code.
+
+
+def client_columns(columns: Mapping[str, Sequence[object]]) -> dict[str, list[str | None]]:
+    """The Forecast client fields for staged Intacct customer columns, one value per record."""
+    streets = zip(_cleaned(columns["address1"]), _cleaned(columns["address2"]), strict=True)
+    countries = zip(_cleaned(columns["country_code"]), _cleaned(columns["country"]), strict=True)
+    return {
+        "name": _cleaned(columns["name"]),
+        "street": [", ".join(p for p in parts if p) or None for parts in streets],
+        "zip": _cleaned(columns["zip"]),
+        "city": _cleaned(columns["city"]),
+        "country": [country_code(code, name) for code, name in countries],
+        "vat_number": _cleaned(columns["tax_id"]),
+    }
+
+
+def department_columns(columns: Mapping[str, Sequence[object]]) -> dict[str, list[str | None]]:
+    """The Forecast department fields for staged Intacct department columns."""
+    ids = _cleaned(columns["department_id"])
+    return {"name": [title or id_ for title, id_ in zip(_cleaned(columns["title"]), ids, strict=True)]}
+
+
+def person_columns(columns: Mapping[str, Sequence[object]]) -> dict[str, list[str | None]]:
+    """The Forecast person name and email for staged Intacct user columns."""
+    names = zip(
+        _cleaned(columns["first_name"]), _cleaned(columns["last_name"]), _cleaned(columns["contact_name"]),
+        strict=True,
+    )  # fmt: skip
+    pairs = [_person_name(*parts) for parts in names]
+    return {
+        "first_name": [first for first, _ in pairs],
+        "last_name": [last for _, last in pairs],
+        "email": _cleaned(columns["email"]),
+    }
+
+
+def _person_name(first: str | None, last: str | None, contact: str | None) -> tuple[str | None, str | None]:
+    if first or last:
+        return first, last
+    contact = contact or ""
+    if "," in contact:  # Intacct contact names are often "Last, First"
+        last, _, first = (p.strip() or None for p in contact.partition(","))
+        return first, last
+    parts = contact.split(maxsplit=1)
+    return (parts[0] if parts else None), (parts[1] if len(parts) > 1 else None)
 
 
 def client_values(row: Mapping[str, object]) -> dict[str, str | None]:
     """The Forecast client fields for one staged Intacct customer row."""
-    street = ", ".join(p for p in (_clean(row.get("address1")), _clean(row.get("address2"))) if p)
-    return {
-        "name": _clean(row.get("name")),
-        "street": street or None,
-        "zip": _clean(row.get("zip")),
-        "city": _clean(row.get("city")),
-        "country": country_code(_clean(row.get("country_code")), _clean(row.get("country"))),
-        "vat_number": _clean(row.get("tax_id")),
-    }
+    return _one_row(client_columns, row)
 
 
 def department_values(row: Mapping[str, object]) -> dict[str, str | None]:
     """The Forecast department fields for one staged Intacct department row."""
-    return {"name": _clean(row.get("title")) or _clean(row.get("department_id"))}
+    return _one_row(department_columns, row)
 
 
 def person_values(row: Mapping[str, object]) -> dict[str, str | None]:
     """The Forecast person name and email for one staged Intacct user row."""
-    first, last = _clean(row.get("first_name")), _clean(row.get("last_name"))
-    if not first and not last:
-        contact = _clean(row.get("contact_name")) or ""
-        if "," in contact:  # Intacct contact names are often "Last, First"
-            last, _, first = (p.strip() or None for p in contact.partition(","))
-        else:
-            parts = contact.split(maxsplit=1)
-            first = parts[0] if parts else None
-            last = parts[1] if len(parts) > 1 else None
-    return {"first_name": first, "last_name": last, "email": _clean(row.get("email"))}
+    return _one_row(person_columns, row)
+
+
+class _RowAsColumns(dict):
+    """One row as columns of one value; a column the row lacks holds None."""
+
+    def __missing__(self, key: str) -> list[None]:
+        return [None]
+
+
+def _one_row(columns_of, row: Mapping[str, object]) -> dict[str, str | None]:
+    return {
+        name: values[0]
+        for name, values in columns_of(_RowAsColumns({k: [v] for k, v in row.items()})).items()
+    }
 
 
 def markdown_tables() -> str:

@@ -34,9 +34,9 @@ class ObjectSpec:
     key: str  # the immutable business key Forecast links by (RECORDNO is kept too)
     staging_table: str
     fields: tuple[Field, ...]
-    # Columns computed once from the converted row: match keys and the mapped Forecast values (`fc_*`).
+    # Columns computed once from the converted columns: match keys and mapped Forecast values (`fc_*`).
     derived: tuple[str, ...] = ()
-    derive: Callable[[Mapping[str, object]], dict[str, object]] | None = None
+    derive: Callable[[Mapping[str, Sequence]], dict[str, list]] | None = None
 
     @property
     def select(self) -> tuple[str, ...]:
@@ -79,12 +79,9 @@ class ObjectSpec:
             for f, values in zip(self.fields, raw_columns, strict=True)
         }
         if self.derive is not None:
-            names = list(columns)
-            derived = [
-                self.derive(dict(zip(names, row, strict=True))) for row in zip(*columns.values(), strict=True)
-            ]
+            derived = self.derive(columns)
             for name in self.derived:
-                columns[name] = [values[name] for values in derived]
+                columns[name] = derived[name]
         return columns
 
     def _convert_column(self, f: Field, values: Sequence[str | None], records, tz: tzinfo) -> list[object]:
@@ -185,29 +182,35 @@ def render_timestamp(moment: datetime, tz: tzinfo) -> str:
     return moment.astimezone(tz).strftime(INTACCT_TIMESTAMP)
 
 
-def _derive_customer(row: Mapping[str, object]) -> dict[str, object]:
-    values = mapping.client_values(row)
-    return {"name_key": matching.client_name_key(values["name"]), **{f"fc_{k}": v for k, v in values.items()}}
-
-
-def _derive_department(row: Mapping[str, object]) -> dict[str, object]:
-    values = mapping.department_values(row)
-    return {"name_key": matching.department_name_key(values["name"]), "fc_name": values["name"]}
-
-
-def _derive_user(row: Mapping[str, object]) -> dict[str, object]:
-    values = mapping.person_values(row)
+# Derived columns, computed for a page at a time from its converted columns.
+def _derive_customer(columns: Mapping[str, Sequence]) -> dict[str, list]:
+    values = mapping.client_columns(columns)
     return {
-        "email_key": matching.email_key(values["email"]),
-        "name_key": matching.person_name_key(values["first_name"], values["last_name"]),
+        "name_key": [matching.client_name_key(name) for name in values["name"]],
         **{f"fc_{k}": v for k, v in values.items()},
     }
 
 
-def _derive_employee(row: Mapping[str, object]) -> dict[str, object]:
+def _derive_department(columns: Mapping[str, Sequence]) -> dict[str, list]:
+    values = mapping.department_columns(columns)
+    return {"name_key": [matching.department_name_key(n) for n in values["name"]], "fc_name": values["name"]}
+
+
+def _derive_user(columns: Mapping[str, Sequence]) -> dict[str, list]:
+    values = mapping.person_columns(columns)
+    names = zip(values["first_name"], values["last_name"], strict=True)
     return {
-        "email_key": matching.email_key(row.get("email")),
-        "name_key": matching.person_name_key(row.get("first_name"), row.get("last_name")),
+        "email_key": [matching.email_key(email) for email in values["email"]],
+        "name_key": [matching.person_name_key(first, last) for first, last in names],
+        **{f"fc_{k}": v for k, v in values.items()},
+    }
+
+
+def _derive_employee(columns: Mapping[str, Sequence]) -> dict[str, list]:
+    names = zip(columns["first_name"], columns["last_name"], strict=True)
+    return {
+        "email_key": [matching.email_key(email) for email in columns["email"]],
+        "name_key": [matching.person_name_key(first, last) for first, last in names],
     }
 
 

@@ -26,10 +26,23 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import sqlite
 
 from intacct.objects import OBJECTS, ObjectSpec
 
 metadata = MetaData()
+
+
+class _SqliteDateTime(sqlite.DATETIME):
+    """SQLite's DATETIME, writing its text with `isoformat` (in C): the very text SQLAlchemy's default
+    storage format gives ("2026-11-25 10:00:00.000000"), at a fraction of the cost for staging's
+    timestamps. Reading is SQLAlchemy's own."""
+
+    def bind_processor(self, dialect):
+        def process(value: datetime | None) -> str | None:
+            return None if value is None else value.isoformat(" ", "microseconds")
+
+        return process
 
 
 class UtcDateTime(TypeDecorator):
@@ -41,6 +54,11 @@ class UtcDateTime(TypeDecorator):
 
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(_SqliteDateTime())
+        return dialect.type_descriptor(self.impl)
 
     def process_bind_param(self, value: datetime | None, dialect):
         if value is None:

@@ -108,7 +108,8 @@ def insert_columns(engine: Engine, spec: ObjectSpec, batch_id: int, columns: Map
 
 @cache
 def _bind_processors(table: Table, dialect: Dialect) -> list[tuple[Column, Callable | None]]:
-    return [(column, column.type.bind_processor(dialect)) for column in table.c]
+    # What SQLAlchemy itself applies: the bind processing of each type's implementation for this dialect.
+    return [(column, column.type.dialect_impl(dialect).bind_processor(dialect)) for column in table.c]
 
 
 @cache

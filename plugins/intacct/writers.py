@@ -151,11 +151,9 @@ class _Writer:
             raise self._died() from None
 
     def stop(self) -> None:
-        """End the process: an idle writer at once, a busy one once it finished its page (it commits or
-        rolls back, never half-writes), or after `_STOP_TIMEOUT` seconds."""
-        self.pages_out.close()  # end of input: a busy writer exits after its current page
-        if not self.busy:
-            self.process.terminate()  # idle: holds no page, maybe still starting up
+        """End the process once it finished the page it is storing (it commits or rolls back, never
+        half-writes), or after `_STOP_TIMEOUT` seconds."""
+        self.pages_out.close()  # end of input: the writer exits after its current page
         try:
             self.process.wait(timeout=_STOP_TIMEOUT)
         except subprocess.TimeoutExpired:

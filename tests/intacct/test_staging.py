@@ -100,3 +100,36 @@ def test_prune_leaves_protected_batches_alone(state_engine):
     assert staging.prune_batches(state_engine, "CUSTOMER", keep=1, protected={ids[0]}) == 1
     assert len(staging.batch_rows(state_engine, CUSTOMER, ids[0])) == 1  # a recent plan still uses it
     assert staging.batch_rows(state_engine, CUSTOMER, ids[1]) == []
+
+
+def test_staged_timestamps_are_stored_as_sqlalchemy_stores_every_timestamp(state_engine):
+    from datetime import timedelta, timezone
+
+    from sqlalchemy.dialects import sqlite
+
+    moment = datetime(2026, 11, 25, 23, 59, 58, 7, tzinfo=timezone(timedelta(hours=-8)))
+    batch_id = staging.begin_batch(state_engine, CUSTOMER, "full", None)
+    whole_second = moment.replace(microsecond=0)
+    staging.insert_rows(
+        state_engine,
+        CUSTOMER,
+        batch_id,
+        [row(1, when_modified=moment), row(2, when_modified=whole_second), row(3)],
+    )
+    (stored,) = staging.batch_rows(state_engine, CUSTOMER, batch_id)[:1]
+    assert stored["when_modified"] == moment and stored["when_modified"].tzinfo == UTC
+    if state_engine.dialect.name == "sqlite":
+        with state_engine.connect() as connection:
+            raw = (
+                connection.exec_driver_sql(
+                    "SELECT when_modified FROM stg_intacct_customer WHERE batch_id = ? ORDER BY recordno",
+                    (batch_id,),
+                )
+                .scalars()
+                .all()
+            )
+        # SQLAlchemy's own SQLite DATETIME text, so SQL comparing timestamps sees one format everywhere
+        default = sqlite.DATETIME().bind_processor(state_engine.dialect)
+        naive = [m.astimezone(UTC).replace(tzinfo=None) for m in (moment, whole_second)]
+        assert raw == [*map(default, naive), None]
+        assert raw[:2] == ["2026-11-26 07:59:58.000007", "2026-11-26 07:59:58.000000"]

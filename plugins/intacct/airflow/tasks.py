@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -46,8 +47,18 @@ class RequestRefused(ValueError):
     """A run's parameters cannot be carried out; the message names the values."""
 
 
+class WorkerSettingError(ValueError):
+    """A setting in the Airflow worker's environment is not valid; the message says which and why."""
+
+
 # Requests the user can get wrong: they end the run as "refused" with a message naming the values.
-REFUSALS = (apply.ImportRefused, LinkRequestRefused, IntacctConnectionError, RequestRefused)
+REFUSALS = (
+    apply.ImportRefused,
+    LinkRequestRefused,
+    IntacctConnectionError,
+    RequestRefused,
+    WorkerSettingError,
+)
 
 
 @dataclass(frozen=True)
@@ -213,6 +224,28 @@ def validate(
 # -- extract -------------------------------------------------------------------------------------------
 
 
+WRITER_PROCESSES_VARIABLE = "INTACCT_WRITER_PROCESSES"
+
+
+def writer_processes() -> int:
+    """How many processes store the pages of a big extraction (environment `INTACCT_WRITER_PROCESSES`,
+    default `ExtractOptions.writers`; 0 keeps all of it in the task's process)."""
+    raw = os.environ.get(WRITER_PROCESSES_VARIABLE)
+    if raw is None:
+        return extract.ExtractOptions.writers
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 16:
+        raise WorkerSettingError(
+            f"{WRITER_PROCESSES_VARIABLE}={raw!r} is not a number of writer processes: set it to 0 (store "
+            "pages in the task's process) up to 16, or unset it for the default of "
+            f"{extract.ExtractOptions.writers}"
+        )
+    return value
+
+
 def extract_intacct(
     run: RunContext,
     object_name: str,
@@ -235,7 +268,9 @@ def extract_intacct(
             hook = IntacctHook(INTACCT_CONN_ID)
             settings = hook.settings()
             client = hook.get_client(counter)
-            options = extract.ExtractOptions(slots=slots, show_private=settings.show_private)
+            options = extract.ExtractOptions(
+                slots=slots, show_private=settings.show_private, writers=writer_processes()
+            )
             try:
                 since = extract.next_since(engine, spec) if incremental else None
                 if keys is not None:
