@@ -95,13 +95,13 @@ def child_ours(endpoint: str, slots: int, db_url: str, *, store: bool = True) ->
         writers.PageWriters.start = lambda self, processes: None
         writers.PageWriters.put = lambda self, spec, batch_id, page, tz: fetched.append(len(page))
     writer_peaks = []
-    stop_writer = writers._Writer.stop
+    hang_up = writers._Writer.hang_up
 
-    def stop_after_reading_peak(writer):
+    def hang_up_after_reading_peak(writer):
         writer_peaks.append(_peak_rss_mb(writer.process.pid))
-        stop_writer(writer)
+        hang_up(writer)
 
-    writers._Writer.stop = stop_after_reading_peak
+    writers._Writer.hang_up = hang_up_after_reading_peak
     rss_before = _peak_rss_mb()
     cpu_before = _cpu_seconds()
     started = time.perf_counter()

@@ -84,7 +84,8 @@ def insert_columns(engine: Engine, spec: ObjectSpec, batch_id: int, columns: Map
     one per record (a column it lacks is NULL). Returns the number of records.
 
     Values go through each column type's own bind processing (so they are stored exactly as SQLAlchemy
-    stores them), one column at a time, then in one `executemany` (SQLite) or one COPY (PostgreSQL):
+    stores them), one column at a time, then in one `executemany` (SQLite) or one COPY (PostgreSQL with
+    psycopg 3):
     building a parameter dict per row would cost more than the database's own work.
     """
     count = len(next(iter(columns.values()), ()))
@@ -99,7 +100,7 @@ def insert_columns(engine: Engine, spec: ObjectSpec, batch_id: int, columns: Map
         values.append([process(value) for value in given] if process else given)
     parameters = list(zip(*values, strict=True))
     with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
+        if connection.dialect.driver == "psycopg":  # psycopg 3: PostgreSQL's COPY
             _copy_rows(connection, table, parameters)
         else:
             connection.exec_driver_sql(_insert_sql(table, connection.dialect), parameters)
@@ -112,26 +113,33 @@ def _bind_processors(table: Table, dialect: Dialect) -> list[tuple[Column, Calla
     return [(column, column.type.dialect_impl(dialect).bind_processor(dialect)) for column in table.c]
 
 
+def _target(table: Table, dialect: Dialect) -> str:
+    """`table (column, ...)`, quoted for `dialect`."""
+    quote = dialect.identifier_preparer.quote
+    names = ", ".join(quote(column.name) for column in table.c)
+    return f"{dialect.identifier_preparer.format_table(table)} ({names})"
+
+
 @cache
 def _insert_sql(table: Table, dialect: Dialect) -> str:
-    quote = dialect.identifier_preparer.quote
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
-    names = ", ".join(quote(column.name) for column in table.c)
-    return f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join(marker for _ in table.c)})"
+    return f"INSERT INTO {_target(table, dialect)} VALUES ({', '.join(marker for _ in table.c)})"
 
 
 def _copy_rows(connection: Connection, table: Table, parameters: list[tuple]) -> None:
     """PostgreSQL's bulk load, inside the connection's transaction (psycopg adapts the values)."""
-    quote = connection.dialect.identifier_preparer.quote
-    names = ", ".join(quote(column.name) for column in table.c)
-    statement = f"COPY {quote(table.name)} ({names}) FROM STDIN"
+    statement = f"COPY {_target(table, connection.dialect)} FROM STDIN"
     dbapi_error = connection.dialect.loaded_dbapi.Error
+    dbapi_connection = connection.connection
     try:
-        with connection.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
+        with dbapi_connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
             for row in parameters:
                 copy.write_row(row)
     except dbapi_error as error:  # raised as SQLAlchemy raises it for a statement (IntegrityError, ...)
-        raise DBAPIError.instance(statement, None, error, dbapi_error) from error
+        lost = connection.dialect.is_disconnect(error, dbapi_connection, None)
+        if lost:
+            connection.invalidate(error)  # the pool must not hand this connection out again
+        raise DBAPIError.instance(statement, None, error, dbapi_error, connection_invalidated=lost) from error
 
 
 def complete_batch(

@@ -28,6 +28,7 @@ from datetime import tzinfo
 from multiprocessing.connection import Connection, wait
 
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import StatementError
 
 from intacct import db, staging
 from intacct.objects import ObjectSpec, spec_for
@@ -90,8 +91,10 @@ class PageWriters:
     def close(self) -> None:
         """Stop the writers: each finishes the page it is storing, pages not started are dropped."""
         writers, self._writers = self._writers, []
+        for writer in writers:  # all at once: no writer waits for another to finish its page
+            writer.hang_up()
         for writer in writers:
-            writer.stop()
+            writer.wait()
 
     def __enter__(self) -> PageWriters:
         return self
@@ -123,13 +126,21 @@ class _Writer:
                 env=env,
                 stdin=subprocess.DEVNULL,
             )
+        except BaseException:
+            os.close(pages_write)
+            os.close(acks_read)
+            raise
         finally:
             os.close(pages_read)
             os.close(acks_write)
         self.pages_out = Connection(pages_write, readable=False)
         self.acks = Connection(acks_read, writable=False)
         self.busy = False  # a page was handed over and not yet acknowledged
-        self._send(url)
+        try:
+            self._send(url)
+        except BaseException:
+            self.hang_up()
+            raise
 
     def send(self, page: tuple[str, int, Page, tzinfo]) -> None:
         self._send(page)
@@ -150,16 +161,18 @@ class _Writer:
         except OSError:  # a broken pipe: the writer is gone
             raise self._died() from None
 
-    def stop(self) -> None:
-        """End the process once it finished the page it is storing (it commits or rolls back, never
-        half-writes), or after `_STOP_TIMEOUT` seconds."""
-        self.pages_out.close()  # end of input: the writer exits after its current page
+    def hang_up(self) -> None:
+        """Close both pipes: the writer exits once it finished the page it is storing (it commits or rolls
+        back, never half-writes), without waiting for anybody to read its acknowledgement."""
+        self.pages_out.close()
+        self.acks.close()
+
+    def wait(self) -> None:
         try:
             self.process.wait(timeout=_STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        self.acks.close()
 
     def _died(self) -> WriterProcessError:
         code = self.process.wait()
@@ -192,11 +205,20 @@ def serve(pages: Connection, acks: Connection) -> None:
                 with turn:
                     rows = staging.insert_columns(engine, spec, batch_id, columns)
             except Exception as error:  # raised again in the fetching process
-                acks.send(("failed", _picklable(error)))
+                _acknowledge(acks, ("failed", _compact(error)))
                 return
-            acks.send(("stored", rows))
+            if not _acknowledge(acks, ("stored", rows)):
+                return
     finally:
         engine.dispose()
+
+
+def _acknowledge(acks: Connection, outcome: tuple) -> bool:
+    try:
+        acks.send(outcome)
+    except OSError:  # the fetching process hung up (it stops the batch): nobody is listening
+        return False
+    return True
 
 
 class _SqliteTurn:
@@ -225,12 +247,22 @@ def _insert_turn(engine: Engine) -> AbstractContextManager:
     return nullcontext()
 
 
-def _picklable(error: Exception) -> Exception:
+def _compact(error: Exception) -> Exception:
+    """The error as it can travel back: without the statement's parameters (a whole page, which would
+    also fill the message) and small enough to pickle, else as text."""
+    if isinstance(error, StatementError):
+        error.params = None
     try:
-        pickle.loads(pickle.dumps(error))  # noqa: S301 (our own bytes, unpickled right here)
+        data = pickle.dumps(error)
+        pickle.loads(data)  # noqa: S301 (our own bytes, unpickled right here)
     except Exception:
-        return RuntimeError(f"{type(error).__name__}: {error}")
+        data = None
+    if data is None or len(data) > _ERROR_BYTES:
+        return RuntimeError(f"{type(error).__name__}: {str(error)[: _ERROR_BYTES // 8]}")
     return error
+
+
+_ERROR_BYTES = 16_384
 
 
 if __name__ == "__main__":

@@ -170,10 +170,7 @@ def test_a_wrong_intacct_password_fails_the_run_with_one_sentence_and_counts_the
     failed = latest(pipeline, "intacct_import_clients")
     assert failed.status == "failed"
     assert "sign" in failed.markdown.lower() and "wrong-password-123" not in failed.markdown
-    # Calls sent count, refused or not: each refused sign-in request carried the sign-in, the three
-    # probes and the formatting read that ride on it (five functions), and the gateway saw each request.
+    # the refused sign-ins are billed calls too, and our count agrees with what the gateway served
     spent = usage.summary(pipeline.state, f"intacct_import_clients/{failed.run_id}").run_calls
-    refused = pipeline.gateway.ledger.requests("auth_failure")
-    assert refused >= 1
-    assert spent == 5 * refused == pipeline.gateway.ledger.requests() * 5
+    assert spent == pipeline.gateway.ledger.requests("auth_failure") >= 1
     assert pipeline.forecast.list_clients() == []

@@ -88,27 +88,17 @@ def test_full_extraction_reads_every_record_once_and_counts_its_calls(gateway, s
     assert batch.watermark.astimezone(client.user_time_zone()).replace(tzinfo=None) == newest
 
 
-def test_the_sign_in_carries_the_users_formatting_and_the_probes(gateway, state_engine):
+def test_the_sign_in_goes_alone_then_the_probes_share_one_request_with_the_users_formatting(
+    gateway, state_engine
+):
     extract.extract_full(make_client(gateway), state_engine, CUSTOMER, run_id="r1")
-    # sign-in, watermark, lowest and highest RECORDNO, the user's formatting: five transactions, one
-    # round trip, before the first page
-    first, *pages = gateway.ledger.entries()
-    assert [c.function for c in first.calls] == [
-        "getAPISession", "query", "query", "query", "readUserFormatting",
-    ]  # fmt: skip
-    assert all(c.status == "success" for c in first.calls)
-    assert all([c.function for c in entry.calls] == ["query"] for entry in pages)
-    assert gateway.ledger.calls("readUserFormatting") == 1
-
-
-def test_a_client_with_a_session_sends_the_probes_without_signing_in_again(gateway, state_engine):
-    client = make_client(gateway)
-    client.sign_in()
-    extract.extract_full(client, state_engine, DEPARTMENT, run_id="r1")
-    sign_in, probes, *_ = gateway.ledger.entries()
+    # Intacct asks for getAPISession alone in its request; then watermark, lowest and highest RECORDNO
+    # and the user's formatting: four transactions, one round trip, before the first page
+    sign_in, probes, *pages = gateway.ledger.entries()
     assert [c.function for c in sign_in.calls] == ["getAPISession"]
     assert [c.function for c in probes.calls] == ["query", "query", "query", "readUserFormatting"]
-    assert gateway.ledger.calls("getAPISession") == 1
+    assert all([c.function for c in entry.calls] == ["query"] for entry in pages)
+    assert gateway.ledger.calls("readUserFormatting") == gateway.ledger.calls("getAPISession") == 1
 
 
 def test_a_failure_to_store_a_page_stops_the_fetching(gateway, state_engine, monkeypatch):

@@ -70,10 +70,25 @@ def test_a_page_a_writer_cannot_store_raises_its_error_here(state_engine):
             store.finish()
     with writers.PageWriters(state_engine) as store:
         store.start(1)
-        store.put(CUSTOMER, batch_id, page(1, 10), TZ)
-        store.put(CUSTOMER, batch_id, page(1, 10), TZ)  # the same records again
-        with pytest.raises(IntegrityError):
+        store.put(CUSTOMER, batch_id, page(1, 2000), TZ)
+        store.put(CUSTOMER, batch_id, page(1, 2000), TZ)  # the same records again
+        with pytest.raises(IntegrityError) as failed:
             store.finish()
+        (writer,) = store._writers
+    # The error comes back without the page's 2,000 rows of parameters, and the writer ended on its own.
+    assert len(str(failed.value)) < 2000
+    assert writer.process.returncode == 0
+
+
+def test_closing_does_not_wait_on_a_writer_whose_error_nobody_reads(state_engine, monkeypatch):
+    monkeypatch.setattr(writers, "_STOP_TIMEOUT", 60)
+    batch_id = staging.begin_batch(state_engine, CUSTOMER, "full", None)
+    store = writers.PageWriters(state_engine)
+    store.start(1)
+    (writer,) = store._writers
+    store.put(CUSTOMER, batch_id, page(1, 10, WHENMODIFIED="yesterday"), TZ)
+    store.close()  # the fetching side stops for a reason of its own and never reads the writer's error
+    assert writer.process.returncode == 0  # it hung up too, rather than being killed after a timeout
 
 
 def test_a_writer_killed_mid_batch_is_reported_not_ignored(state_engine):

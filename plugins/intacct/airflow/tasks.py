@@ -265,12 +265,11 @@ def extract_intacct(
             staging.complete_batch(engine, spec, batch_id, api_calls=0, watermark=None)
             result = extract.ExtractResult(batch_id, spec.name, "targeted", 0, 0, None)
         else:
+            writers = writer_processes()
             hook = IntacctHook(INTACCT_CONN_ID)
             settings = hook.settings()
             client = hook.get_client(counter)
-            options = extract.ExtractOptions(
-                slots=slots, show_private=settings.show_private, writers=writer_processes()
-            )
+            options = extract.ExtractOptions(slots=slots, show_private=settings.show_private, writers=writers)
             try:
                 since = extract.next_since(engine, spec) if incremental else None
                 if keys is not None:

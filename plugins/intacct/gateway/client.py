@@ -118,11 +118,9 @@ class IntacctClient:
         self, functions: Sequence[tuple[Element, str]]
     ) -> tuple[tzinfo, list[responses.Result]]:
         """`user_time_zone()` and `call_many(functions)` in one request: reading the user's formatting, if
-        not known yet, rides along with the functions (and all of it on the sign-in, on a new client)."""
-        if self.config.time_zone is None and self._formatting is None:
-            reading = (build.read_user_formatting(self.config.login.user_id), "USERFORMATTING")
-            *results, formatting = self.call_many([*functions, reading])
-            self._formatting = responses.user_formatting(formatting)
+        not known yet, rides along with the functions."""
+        if self.config.time_zone is None:
+            results = self._with_formatting(functions)
         else:
             results = self.call_many(functions) if functions else []
         return self.user_time_zone(), results
@@ -151,11 +149,17 @@ class IntacctClient:
     def user_formatting(self) -> responses.UserFormatting:
         """The API user's formatting preferences (read once per client)."""
         if self._formatting is None:
-            result = self.call(
-                build.read_user_formatting(self.config.login.user_id), object_name="USERFORMATTING"
-            )
-            self._formatting = responses.user_formatting(result)
+            self._with_formatting([])
         return self._formatting
+
+    def _with_formatting(self, functions: Sequence[tuple[Element, str]]) -> list[responses.Result]:
+        """`call_many(functions)`, reading the user's formatting in the same request when not known yet."""
+        if self._formatting is not None:
+            return self.call_many(functions) if functions else []
+        reading = (build.read_user_formatting(self.config.login.user_id), "USERFORMATTING")
+        *results, formatting = self.call_many([*functions, reading])
+        self._formatting = responses.user_formatting(formatting)
+        return results
 
     @property
     def location_id(self) -> str | None:
@@ -172,30 +176,23 @@ class IntacctClient:
     # -- sessions ---------------------------------------------------------------------------------
 
     def _current_session(self) -> _Session:
-        session, _ = self._session_with([])
-        return session
-
-    def _session_with(
-        self, functions: list[tuple[Element, str]]
-    ) -> tuple[_Session, list[responses.Result] | None]:
-        """The current session, or a new one whose sign-in request also carries `functions` (one round
-        trip instead of two); their results come back only when they rode along, else None."""
         with self._session_lock:
             session = self._session
-            if session is not None and (
-                session.expires_at is None or self._now() < session.expires_at - self.config.session_margin
+            if session is None or (
+                session.expires_at is not None
+                and self._now() >= session.expires_at - self.config.session_margin
             ):
-                return session, None
-            self._session, results = self._open_session(functions)
-            return self._session, results
+                self._session = session = self._open_session()
+            return session
 
-    def _open_session(self, functions: list[tuple[Element, str]]) -> tuple[_Session, list[responses.Result]]:
-        """Sign in with the user's credentials (running `functions` in the same request) and move to the
-        endpoint Intacct hands back."""
+    def _open_session(self) -> _Session:
+        """Sign in with the user's credentials and move to the endpoint Intacct hands back.
+
+        `getAPISession` goes alone in its request, as Intacct asks ("do not mix getAPISession with other
+        functions").
+        """
         function = build.get_api_session(self.config.login.entity_id)
-        response, (result, *results) = self._send(
-            self.config.endpoint, self.config.login, [(function, ""), *functions]
-        )
+        response, (result,) = self._send(self.config.endpoint, self.config.login, [(function, "")])
         result.raise_for_status()
         api = responses.api_session(result)
         if self._on_secret:
@@ -205,13 +202,12 @@ class IntacctClient:
             self.config.login.company_id,
             f", entity {api.location_id}" if api.location_id else "",
         )
-        session = _Session(
+        return _Session(
             session_id=api.session_id,
             endpoint=api.endpoint or self.config.endpoint,
             location_id=api.location_id,
             expires_at=response.authentication.session_timeout if response.authentication else None,
         )
-        return session, results
 
     def _forget_session(self, session: _Session) -> bool:
         """Drop `session` if it is still the current one; False when another thread already replaced it.
@@ -227,10 +223,7 @@ class IntacctClient:
     def _call_in_session(
         self, functions: list[tuple[Element, str]], in_flight: threading.Semaphore | None = None
     ) -> list[responses.Result]:
-        session, results = self._session_with(functions)
-        if results is not None:  # they rode on the sign-in request
-            responses.raise_first_failure(results)
-            return results
+        session = self._current_session()
         try:
             response, results = self._send(
                 session.endpoint, build.SessionAuth(session.session_id), functions, in_flight

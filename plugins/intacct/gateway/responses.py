@@ -55,7 +55,6 @@ __all__ = [
     "error_for_result",
     "object_definition",
     "parse_response",
-    "raise_first_failure",
     "user_formatting",
 ]
 
@@ -146,7 +145,9 @@ class Result:
 
     def values(self, fields: Sequence[str]) -> list[tuple[str | None, ...]]:
         """Each record under ``<data>`` as a tuple of the values of ``fields``, by name, in that order;
-        empty or missing fields are ``None``, as in ``records()``.
+        empty or missing fields are ``None``, as in ``records()``. (Where ``query`` records never go the
+        two differ: a field repeated in a record gives its first value here, and a value broken by a
+        comment is read whole.)
 
         The fast path for ``query`` pages: flat records are read by an XSLT transform in C, which releases
         the GIL, so slice workers read their pages while another thread stores rows. Records of any other
@@ -194,14 +195,9 @@ class Response:
 
         In a transaction the failed function holds the cause and its siblings only say "rolled back".
         """
-        raise_first_failure(self.results)
-
-
-def raise_first_failure(results: Sequence[Result]) -> None:
-    """Raise for the first failed result, else the first aborted one (see `Response.raise_for_status`)."""
-    ranked = sorted(results, key=lambda r: {"failure": 0, "aborted": 1}.get(r.status, 2))
-    for result in ranked:
-        result.raise_for_status()
+        ranked = sorted(self.results, key=lambda r: {"failure": 0, "aborted": 1}.get(r.status, 2))
+        for result in ranked:
+            result.raise_for_status()
 
 
 class ApiSession(NamedTuple):

@@ -89,25 +89,17 @@ def fresh_client(gateway) -> IntacctClient:
     )
 
 
-def test_the_first_call_of_a_client_rides_on_its_sign_in(gateway):
+def test_the_users_formatting_rides_with_the_first_functions_and_the_sign_in_goes_alone(gateway):
     client = fresh_client(gateway)
     zone, (lowest,) = client.call_with_time_zone([(by_recordno(False), "CUSTOMER")])
-    (request,) = gateway.ledger.entries()
-    assert [c.function for c in request.calls] == ["getAPISession", "query", "readUserFormatting"]
+    sign_in, first = gateway.ledger.entries()
+    assert [c.function for c in sign_in.calls] == ["getAPISession"]  # Intacct: never mixed with others
+    assert [c.function for c in first.calls] == ["query", "readUserFormatting"]
     assert zone.utcoffset(None) is not None
-    assert int(next(lowest.records())["RECORDNO"]) == min(
-        int(r["RECORDNO"]) for r in gateway.store.records("CUSTOMER")
-    )
-    # The formatting is known now, and the session open: the next call is one function in one request.
+    lowest_recordno = min(int(r["RECORDNO"]) for r in gateway.store.records("CUSTOMER"))
+    assert int(next(lowest.records())["RECORDNO"]) == lowest_recordno
+    # The formatting is known now: the next call is its one function in one request.
     assert client.call_with_time_zone([(by_recordno(True), "CUSTOMER")])[0] == zone
     assert [c.function for c in gateway.ledger.entries()[-1].calls] == ["query"]
-    assert client.counter.snapshot()[("getAPISession", "")] == 1
-
-
-def test_a_function_failing_on_the_sign_in_request_raises_and_keeps_the_session(gateway):
-    client = fresh_client(gateway)
-    with pytest.raises(errors.UnknownObjectError):
-        client.call(build.query("NOSUCHOBJECT", ("RECORDNO",)), object_name="NOSUCHOBJECT")
-    client.call(by_recordno(False), object_name="CUSTOMER")
-    assert gateway.ledger.calls("getAPISession") == 1
-    assert gateway.ledger.requests() == 2
+    assert client.user_formatting() is client.user_formatting()
+    assert gateway.ledger.calls("readUserFormatting") == gateway.ledger.calls("getAPISession") == 1
