@@ -22,11 +22,14 @@ def airflow_db():
     initdb()
 
 
+def sandbox_company(**sizes) -> GatewayServer:
+    """A sandbox gateway for DAG runs: `sizes` are GatewayServer's seed and record counts."""
+    return GatewayServer(clock=Clock(datetime(2026, 11, 2, tzinfo=UTC)), **sizes)
+
+
 @pytest.fixture(scope="module")
 def gateway():
-    with GatewayServer(
-        seed=11, customers=300, departments=20, users=30, clock=Clock(datetime(2026, 11, 2, tzinfo=UTC))
-    ) as server:
+    with sandbox_company(seed=11, customers=300, departments=20, users=30) as server:
         yield server
 
 

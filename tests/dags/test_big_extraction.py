@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
+from tests.dags.conftest import sandbox_company
 from tests.dags.test_client_dags import latest, run
 
 from intacct import staging
-from sandbox.intacct_gateway.clock import Clock
-from sandbox.intacct_gateway.server import GatewayServer
 
 
 @pytest.fixture(scope="module")
 def gateway():
     # About 16,500 customers a top-level session sees: 9 pages, past `extract.WRITERS_FROM_PAGES`.
-    with GatewayServer(
-        seed=12, customers=17_000, departments=5, users=5, clock=Clock(datetime(2026, 11, 2, tzinfo=UTC))
-    ) as server:
+    with sandbox_company(seed=12, customers=17_000, departments=5, users=5) as server:
         yield server
 
 
