@@ -143,8 +143,8 @@ class _Extraction:
         self.store.start(self.options.writers)
 
     def prepare(self, probes: Sequence[Element]) -> list[Result]:
-        """Read the user's time zone and run `probes` before any page, in one request (on a new client,
-        the sign-in request itself)."""
+        """Read the user's time zone and run `probes` before any page, in one request (the sign-in, when
+        the client has no session yet, goes before it, alone)."""
         self.tz, results = self.client.call_with_time_zone([(p, self.spec.name) for p in probes])
         return results
 
@@ -204,13 +204,7 @@ class _Extraction:
             if last_page:
                 return
 
-    def run(
-        self,
-        kind: str,
-        slices: Sequence[_Slice],
-        run_id: str | None,
-        watermark: datetime | None,
-    ):
+    def run(self, kind: str, slices: Sequence[_Slice], run_id: str | None, watermark: datetime | None):
         """Fill a new batch from `slices`, its pages stored through `self.store`."""
         batch_id = staging.begin_batch(self.engine, self.spec, kind, run_id)
         writers = self.store.processes
