@@ -126,3 +126,14 @@ def make_engine() -> Iterator[Callable[[str], Engine]]:
     yield _open
     for engine in engines:
         engine.dispose()
+
+
+@pytest.fixture
+def every_backend(tmp_path) -> Iterator[dict[str, DatabaseFactory]]:
+    """One database factory per backend in the same test, for checks that compare their answers."""
+    factories = {name: DatabaseFactory(name, tmp_path / name) for name in BACKENDS}
+    for factory in factories.values():
+        factory._workdir.mkdir()
+    yield factories
+    for factory in factories.values():
+        factory.drop_all()

@@ -2,6 +2,8 @@
 -- Parameters: plan_id, entity_type, is_full (1 when the Intacct batch is a full extraction),
 -- key1_unique (1 when two Intacct records may not share key1, e.g. users' emails), key1_label/key2_label
 -- and key1_confidence/key2_confidence (how matches are described and trusted), f1..f6 (names of v1..v6).
+-- Text is cast to TEXT, never to a bounded VARCHAR: PostgreSQL silently cuts a value to the bound and
+-- SQLite does not, so the same plan would read differently on the two.
 
 -- 1. Intacct records already linked: in step, changed, inactive, or their Forecast record is gone.
 INSERT INTO intacct_plan_row
@@ -10,17 +12,17 @@ SELECT s.plan_id, s.intacct_key, s.recordno, l.forecast_id,
        CASE WHEN t.forecast_id IS NULL THEN 'orphan_link'
             WHEN s.inactive_reason IS NOT NULL THEN 'source_inactive'
             ELSE 'linked' END,
-       CASE WHEN t.forecast_id IS NULL THEN 'linked to Forecast record ' || CAST(l.forecast_id AS VARCHAR(20)) || ', which no longer exists'
+       CASE WHEN t.forecast_id IS NULL THEN 'linked to Forecast record ' || CAST(l.forecast_id AS TEXT) || ', which no longer exists'
             WHEN s.inactive_reason IS NOT NULL THEN 'linked, but ' || s.inactive_reason
             END,
        NULL,
        CASE WHEN t.forecast_id IS NOT NULL THEN NULLIF(RTRIM(
-              CASE WHEN COALESCE(s.v1, '') <> COALESCE(t.v1, '') THEN CAST(:f1 AS VARCHAR(40)) || ',' ELSE '' END
-           || CASE WHEN COALESCE(s.v2, '') <> COALESCE(t.v2, '') THEN CAST(:f2 AS VARCHAR(40)) || ',' ELSE '' END
-           || CASE WHEN COALESCE(s.v3, '') <> COALESCE(t.v3, '') THEN CAST(:f3 AS VARCHAR(40)) || ',' ELSE '' END
-           || CASE WHEN COALESCE(s.v4, '') <> COALESCE(t.v4, '') THEN CAST(:f4 AS VARCHAR(40)) || ',' ELSE '' END
-           || CASE WHEN COALESCE(s.v5, '') <> COALESCE(t.v5, '') THEN CAST(:f5 AS VARCHAR(40)) || ',' ELSE '' END
-           || CASE WHEN COALESCE(s.v6, '') <> COALESCE(t.v6, '') THEN CAST(:f6 AS VARCHAR(40)) || ',' ELSE '' END, ','), '') END
+              CASE WHEN COALESCE(s.v1, '') <> COALESCE(t.v1, '') THEN CAST(:f1 AS TEXT) || ',' ELSE '' END
+           || CASE WHEN COALESCE(s.v2, '') <> COALESCE(t.v2, '') THEN CAST(:f2 AS TEXT) || ',' ELSE '' END
+           || CASE WHEN COALESCE(s.v3, '') <> COALESCE(t.v3, '') THEN CAST(:f3 AS TEXT) || ',' ELSE '' END
+           || CASE WHEN COALESCE(s.v4, '') <> COALESCE(t.v4, '') THEN CAST(:f4 AS TEXT) || ',' ELSE '' END
+           || CASE WHEN COALESCE(s.v5, '') <> COALESCE(t.v5, '') THEN CAST(:f5 AS TEXT) || ',' ELSE '' END
+           || CASE WHEN COALESCE(s.v6, '') <> COALESCE(t.v6, '') THEN CAST(:f6 AS TEXT) || ',' ELSE '' END, ','), '') END
 FROM intacct_plan_source s
 JOIN intacct_link l ON l.entity_type = :entity_type AND l.intacct_key = s.intacct_key
 LEFT JOIN intacct_plan_target t ON t.plan_id = s.plan_id AND t.forecast_id = l.forecast_id
@@ -84,17 +86,17 @@ SELECT :plan_id, intacct_key, recordno,
             ELSE 'importable' END,
        CASE verdict
             WHEN 'problem' THEN problem
-            WHEN 'shared_key1' THEN 'shares its ' || CAST(:key1_label AS VARCHAR(40)) || ' with ' || CAST(src1_n - 1 AS VARCHAR(20)) || ' other Intacct record(s)'
-            WHEN 'many_key1' THEN CAST(t1_n AS VARCHAR(20)) || ' Forecast records have the same ' || CAST(:key1_label AS VARCHAR(40))
-                 || ' (ids ' || CAST(t1_id AS VARCHAR(20)) || ' to ' || CAST(t1_last AS VARCHAR(20)) || '): link it by hand'
-            WHEN 'contested_key1' THEN CAST(src1_n AS VARCHAR(20)) || ' Intacct records have the ' || CAST(:key1_label AS VARCHAR(40))
-                 || ' of Forecast record ' || CAST(t1_id AS VARCHAR(20)) || ': link it by hand'
-            WHEN 'many_key2' THEN CAST(t2_n AS VARCHAR(20)) || ' Forecast records have the same ' || CAST(:key2_label AS VARCHAR(40))
-                 || ' (ids ' || CAST(t2_id AS VARCHAR(20)) || ' to ' || CAST(t2_last AS VARCHAR(20)) || '): link it by hand'
-            WHEN 'contested_key2' THEN CAST(src2_n AS VARCHAR(20)) || ' Intacct records have the ' || CAST(:key2_label AS VARCHAR(40))
-                 || ' of Forecast record ' || CAST(t2_id AS VARCHAR(20)) || ': link it by hand'
-            WHEN 'match_key1' THEN COALESCE(inactive_reason || '; ', '') || 'same ' || CAST(:key1_label AS VARCHAR(40)) || ' as Forecast record ' || CAST(t1_id AS VARCHAR(20))
-            WHEN 'match_key2' THEN COALESCE(inactive_reason || '; ', '') || 'same ' || CAST(:key2_label AS VARCHAR(40)) || ' as Forecast record ' || CAST(t2_id AS VARCHAR(20))
+            WHEN 'shared_key1' THEN 'shares its ' || CAST(:key1_label AS TEXT) || ' with ' || CAST(src1_n - 1 AS TEXT) || ' other Intacct record(s)'
+            WHEN 'many_key1' THEN CAST(t1_n AS TEXT) || ' Forecast records have the same ' || CAST(:key1_label AS TEXT)
+                 || ' (ids ' || CAST(t1_id AS TEXT) || ' to ' || CAST(t1_last AS TEXT) || '): link it by hand'
+            WHEN 'contested_key1' THEN CAST(src1_n AS TEXT) || ' Intacct records have the ' || CAST(:key1_label AS TEXT)
+                 || ' of Forecast record ' || CAST(t1_id AS TEXT) || ': link it by hand'
+            WHEN 'many_key2' THEN CAST(t2_n AS TEXT) || ' Forecast records have the same ' || CAST(:key2_label AS TEXT)
+                 || ' (ids ' || CAST(t2_id AS TEXT) || ' to ' || CAST(t2_last AS TEXT) || '): link it by hand'
+            WHEN 'contested_key2' THEN CAST(src2_n AS TEXT) || ' Intacct records have the ' || CAST(:key2_label AS TEXT)
+                 || ' of Forecast record ' || CAST(t2_id AS TEXT) || ': link it by hand'
+            WHEN 'match_key1' THEN COALESCE(inactive_reason || '; ', '') || 'same ' || CAST(:key1_label AS TEXT) || ' as Forecast record ' || CAST(t1_id AS TEXT)
+            WHEN 'match_key2' THEN COALESCE(inactive_reason || '; ', '') || 'same ' || CAST(:key2_label AS TEXT) || ' as Forecast record ' || CAST(t2_id AS TEXT)
             ELSE inactive_reason
        END,
        CASE verdict WHEN 'match_key1' THEN CAST(:key1_confidence AS FLOAT) WHEN 'match_key2' THEN CAST(:key2_confidence AS FLOAT) END,
@@ -107,7 +109,7 @@ INSERT INTO intacct_plan_row
     (plan_id, intacct_key, intacct_recordno, forecast_id, action, reason, confidence, changed_fields)
 SELECT :plan_id, l.intacct_key, l.intacct_recordno, l.forecast_id,
        CASE WHEN t.forecast_id IS NULL THEN 'orphan_link' ELSE 'source_deleted' END,
-       CASE WHEN t.forecast_id IS NULL THEN 'linked to Forecast record ' || CAST(l.forecast_id AS VARCHAR(20)) || ', which no longer exists'
+       CASE WHEN t.forecast_id IS NULL THEN 'linked to Forecast record ' || CAST(l.forecast_id AS TEXT) || ', which no longer exists'
             ELSE 'no longer exists in Intacct' END,
        NULL, NULL
 FROM intacct_link l
