@@ -17,7 +17,9 @@ DOC = """
 validate → extract customers → snapshot Forecast → plan → choose customers → import selected → report
 
 Trigger with **customer_ids** (Intacct CUSTOMERIDs), or leave it empty and answer the **choose_customers**
-step (Browse → Required Actions): a multi-select of the importable customers of this run's plan. Each selected
+step (Browse → Required Actions): a multi-select of the importable customers of this run's plan (the first
+500; **name_filter** narrows it). **select_all** imports every importable customer without a list, leaving
+out those that match an existing Forecast client (they are reported: link them instead). Each selected
 customer that is not yet in Forecast becomes a client (name, street, zip, city, country as ISO code, VAT
 number) and is linked to it; customers already imported or linked are skipped and reported, never
 duplicated, and existing Forecast clients are never overwritten. Inactive customers are imported only with
@@ -29,12 +31,28 @@ Clients are the first step of the integration: link or import them before depart
 """
 
 PARAMS = {
+    # Strings (one per line in the form); the validate task names every empty or repeated one.
     "customer_ids": Param(
         [],
         type="array",
-        items={"type": "string", "minLength": 1},
+        items={"type": "string"},
         title="Intacct customer IDs",
         description="CUSTOMERIDs to import, one per line. Empty: choose from a list during the run.",
+    ),
+    "select_all": Param(
+        False,
+        type="boolean",
+        title="Import every importable customer",
+        description="Instead of customer_ids or the list: all importable customers of the plan (narrowed by "
+        "name_filter and include_inactive). Customers that match an existing Forecast client are left out "
+        "and reported: link them, or name them in customer_ids.",
+    ),
+    "name_filter": Param(
+        None,
+        type=["null", "string"],
+        title="Name filter",
+        description="Only customers whose name contains this text (ignoring case), in the list to choose "
+        "from or with select_all.",
     ),
     "include_inactive": Param(False, type="boolean", title="Include inactive customers"),
     "dry_run": Param(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, task
 
-from intacct.airflow import defaults, pipeline
+from intacct.airflow import defaults, pipeline, run_params
 from intacct.airflow import tasks as t
 from intacct.apply import LinkRequest
 
@@ -31,18 +31,22 @@ PARAMS = {
         type="array",
         title="Links",
         description='Pairs like {"forecast_client_id": 12, "intacct_customer_id": "C-1001"}.',
+        # Only the shape the form needs: the validate task checks every entry and names each bad one
+        # (Airflow's schema check would stop at the first, without saying which entry it was).
         items={
-            "type": "object",
+            "type": run_params.ANY_ENTRY,
             "properties": {
-                "forecast_client_id": {"type": "integer", "minimum": 1},
-                "intacct_customer_id": {"type": "string", "minLength": 1},
+                "forecast_client_id": {"description": "Forecast client id (a positive integer)"},
+                "intacct_customer_id": {"description": "Intacct CUSTOMERID"},
             },
-            "required": ["forecast_client_id", "intacct_customer_id"],
-            "additionalProperties": False,
         },
     ),
     "unlink": Param(
-        [], type="array", items={"type": "integer", "minimum": 1}, title="Unlink Forecast client ids"
+        [],
+        type="array",
+        items={"type": run_params.ANY_ENTRY},
+        title="Unlink Forecast client ids",
+        description="Forecast client ids, e.g. [12, 13].",
     ),
     "relink": Param(False, type="boolean", title="Replace existing links"),
     "dry_run": Param(False, type="boolean", title="Dry run", description="Check everything; write nothing."),
@@ -60,7 +64,7 @@ PARAMS = {
 def intacct_link_clients():
     @task(pool=defaults.INTACCT_POOL, pool_slots=defaults.INTACCT_SLOTS, **defaults.EXTRACT_RETRIES)
     def extract_named_customers(**context):
-        pairs = t.parse_link_pairs(ENTITY, context["params"]["links"])
+        pairs = run_params.link_pairs(ENTITY, context["params"]["links"])
         run = t.RunContext.from_airflow(context, ENTITY)
         return t.extract_intacct(
             run, "CUSTOMER", keys=[p.intacct_key for p in pairs], slots=defaults.INTACCT_SLOTS
@@ -71,8 +75,8 @@ def intacct_link_clients():
         params = context["params"]
         request = LinkRequest(
             ENTITY,
-            links=t.parse_link_pairs(ENTITY, params["links"]),
-            unlink=tuple(params["unlink"]),
+            links=run_params.link_pairs(ENTITY, params["links"]),
+            unlink=run_params.forecast_ids(params["unlink"], "unlink"),
             relink=params["relink"],
             dry_run=params["dry_run"],
         )

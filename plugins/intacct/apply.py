@@ -4,8 +4,11 @@ Import, for each selected Intacct record of a plan:
 1. everything is checked before anything is written (`check_import`); a refusal names each value;
 2. one apply per entity type runs at a time (a lock row in the state database): a racing second run
    waits, then finds the records linked and skips them;
-3. intents left by an earlier run that died are recovered first: the Forecast record it created (newer
-   than the intent's id floor, same values) is linked, or, if the write never happened, created now;
+3. intents left by an earlier run that died are settled before the plan is made
+   (`recover_interrupted`, which every DAG runs ahead of its Forecast snapshot): the Forecast record the
+   dead run created (newer than the intent's id floor, same values) is linked, or, if the write never
+   happened, the intent is dropped. Intents that appear between plan and apply are recovered under the
+   lock the same way, and the records whose write never happened are created then;
 4. per batch: the intent is committed, the Forecast records are created in one call, then links, audit
    rows and intent removal are committed together.
 This holds for a Forecast reached only through an API: no step relies on a transaction spanning Forecast
@@ -16,25 +19,23 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from sqlalchemy import Engine, delete, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, delete, insert, select
 
 from intacct import links as link_store
 from intacct import plan as plans
 from intacct import staging
 from intacct.forecast import target as ft
+from intacct.locks import ApplyBusy, apply_lock  # noqa: F401  (ApplyBusy: callers catch it from here)
 from intacct.objects import EMPLOYEE, OBJECTS, USERINFO
+from intacct.refusal import Refused
 from intacct.schema import (
     forecast_snapshot_tables,
-    intacct_apply_lock,
     intacct_import_intent,
 )
 
@@ -47,16 +48,10 @@ EMPLOYEE_JOINS = ("contact", "email")
 Checkpoint = Callable[[str], None]
 
 
-class ImportRefused(ValueError):
+class ImportRefused(Refused):
     """An import request that cannot be carried out; nothing was written. `problems` names each value."""
 
-    def __init__(self, problems: Sequence[str]):
-        self.problems = tuple(problems)
-        super().__init__("import refused, nothing was written: " + "; ".join(self.problems))
-
-
-class ApplyBusy(RuntimeError):
-    """Another run holds the apply lock of this entity type for longer than we are willing to wait."""
+    prefix = "import refused, nothing was written"
 
 
 @dataclass(frozen=True)
@@ -317,80 +312,6 @@ def check_import(
     return _Selection(payloads, skipped, people.without_department, people.updates)
 
 
-# -- the lock ------------------------------------------------------------------------------------------
-
-
-@contextmanager
-def apply_lock(
-    engine: Engine,
-    entity_type: str,
-    owner: str,
-    *,
-    stale_after: timedelta = timedelta(minutes=15),
-    wait: timedelta = timedelta(minutes=10),
-    poll: float = 0.5,
-) -> Iterator[Callable[[], None]]:
-    """Hold the apply lock of an entity type; yields a heartbeat to call between batches.
-
-    A lock whose holder stopped beating for `stale_after` (a crashed worker) is taken over.
-    """
-    try:
-        with engine.begin() as connection:
-            connection.execute(insert(intacct_apply_lock).values(entity_type=entity_type))
-    except IntegrityError:
-        pass  # the row exists already
-    deadline = time.monotonic() + wait.total_seconds()
-    table = intacct_apply_lock
-    while True:
-        now = datetime.now(UTC)
-        with engine.begin() as connection:
-            taken = connection.execute(
-                update(table)
-                .where(
-                    table.c.entity_type == entity_type,
-                    or_(
-                        table.c.owner.is_(None),
-                        table.c.owner == owner,
-                        table.c.heartbeat_at < now - stale_after,
-                    ),
-                )
-                .values(owner=owner, heartbeat_at=now)
-            ).rowcount
-            holder = None
-            if not taken:
-                holder = connection.execute(
-                    select(table.c.owner, table.c.heartbeat_at).where(table.c.entity_type == entity_type)
-                ).first()
-        if taken:
-            break
-        if time.monotonic() >= deadline:
-            raise ApplyBusy(
-                f"another run ({holder.owner if holder else 'unknown'}) is applying {entity_type}s "
-                f"(last seen {holder.heartbeat_at if holder else 'never'}); try again when it has finished"
-            )
-        time.sleep(poll)
-
-    def heartbeat() -> None:
-        with engine.begin() as connection:
-            held = connection.execute(
-                update(table)
-                .where(table.c.entity_type == entity_type, table.c.owner == owner)
-                .values(heartbeat_at=datetime.now(UTC))
-            ).rowcount
-        if not held:
-            raise ApplyBusy(f"the {entity_type} apply lock was taken over by another run; stopping here")
-
-    try:
-        yield heartbeat
-    finally:
-        with engine.begin() as connection:
-            connection.execute(
-                update(table)
-                .where(table.c.entity_type == entity_type, table.c.owner == owner)
-                .values(owner=None, heartbeat_at=None)
-            )
-
-
 # -- writing -------------------------------------------------------------------------------------------
 
 _CREATE = {
@@ -531,6 +452,56 @@ def _recover(
         log.warning("recovered %d %s import(s) interrupted by an earlier run", len(recovered), entity_type)
     _drop_intents(state_engine, entity_type, stale + [key for key, _, _ in redo])
     return [(key, forecast_id) for key, _, forecast_id in recovered], redo
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What settling an interrupted import did: records linked, and intents dropped (never written)."""
+
+    linked: list[tuple[str, int]]  # (Intacct key, Forecast id)
+    dropped: list[str]
+
+
+def _has_open_intents(state_engine: Engine, entity_type: str) -> bool:
+    with state_engine.connect() as connection:
+        return (
+            connection.execute(
+                select(intacct_import_intent.c.id)
+                .where(intacct_import_intent.c.entity_type == entity_type)
+                .limit(1)
+            ).first()
+            is not None
+        )
+
+
+def recover_interrupted(
+    state_engine: Engine,
+    target: ft.ForecastTarget,
+    entity_type: str,
+    *,
+    run_id: str | None,
+    actor: str | None = None,
+) -> Recovery:
+    """Settle the imports a dead run left open, before a plan is made.
+
+    A Forecast record such a run created but did not link yet would otherwise read, in the plan, as an
+    ordinary Forecast record: a suggestion, or a conflict with the very customer it was made from. Found
+    records are linked; intents whose Forecast write never happened are dropped, so their Intacct records
+    are importable again and this run's own selection decides. Only the state database is written, and
+    only for what Forecast already holds. Takes the apply lock only when there is something to settle.
+    """
+    if not _has_open_intents(state_engine, entity_type):
+        return Recovery([], [])
+    with apply_lock(state_engine, entity_type, owner=_lock_owner(run_id)):
+        linked, never_written = _recover(state_engine, target, entity_type, run_id=run_id, actor=actor)
+    dropped = [key for key, _, _ in never_written]
+    if dropped:
+        log.warning(
+            "%d %s import(s) of an interrupted run never reached Forecast: dropped, select them again",
+            len(dropped),
+            entity_type,
+        )
+    return Recovery(linked, dropped)
 
 
 def import_selected(

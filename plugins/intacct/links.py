@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, and_, delete, insert, or_, select
 
+from intacct.refusal import Refused
 from intacct.schema import intacct_audit, intacct_link
 
 ENTITY_TYPES = ("client", "department", "person")
@@ -41,12 +42,8 @@ class LinkPair:
     intacct_key: str
 
 
-class LinkRequestRefused(ValueError):
+class LinkRequestRefused(Refused):
     """A link or unlink request that cannot be carried out; `problems` lists every offending pair."""
-
-    def __init__(self, problems: Sequence[str]):
-        self.problems = tuple(problems)
-        super().__init__("refused, nothing was written: " + "; ".join(self.problems))
 
 
 def _check_entity(entity_type: str) -> None:

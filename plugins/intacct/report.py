@@ -76,7 +76,7 @@ def _listed(title: str, items: Sequence[str]) -> list[str]:
     lines = [f"**{title}** ({len(items)}):", ""]
     lines += [f"- {item}" for item in items[:MAX_LISTED]]
     if len(items) > MAX_LISTED:
-        lines.append(f"- … and {len(items) - MAX_LISTED} more (see the CSV export)")
+        lines.append(f"- … and {len(items) - MAX_LISTED:,} more (the report's CSV export lists them all)")
     return [*lines, ""]
 
 
@@ -201,3 +201,19 @@ def write_plan_csv(engine: Engine, plan_id: int, out: IO[str]) -> int:
             ]
         )
     return len(rows)
+
+
+def write_lists_csv(stored: StoredReport, out: IO[str]) -> int:
+    """Write every list of a stored report in full (refusals, imports, skips, suggestions, notes) as CSV
+    rows of (list, item); returns the number of items. The Markdown shows only the first of each."""
+    writer = csv.writer(out)
+    writer.writerow(["list", "item"])
+    summary = stored.summary
+    lists = {**summary.get("details", {}), "Suggested links": summary.get("suggestions", [])}
+    lists["Notes"] = summary.get("notes", [])
+    written = 0
+    for title, items in lists.items():
+        for item in items:
+            writer.writerow([title, item])
+            written += 1
+    return written

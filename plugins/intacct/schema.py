@@ -341,11 +341,17 @@ intacct_import_intent = Table(
     UniqueConstraint("entity_type", "intacct_key", name="uq_intacct_import_intent"),
 )
 
-# One apply at a time per entity type: a racing second run waits, then finds everything linked.
+# One apply at a time per entity type (`intacct.locks`): a racing second run waits, then finds everything
+# linked. The holder renews its lease while it works; a waiter on its host can also tell its process is gone.
 intacct_apply_lock = Table(
     "intacct_apply_lock",
     metadata,
     Column("entity_type", String(20), primary_key=True),
     Column("owner", String(250)),
-    Column("heartbeat_at", UtcDateTime),
+    Column("heartbeat_at", UtcDateTime),  # the holder's last renewal
+    Column("lease_until", UtcDateTime),  # taken over after this unless renewed
+    Column("host", String(255)),
+    Column("pid", Integer),
+    Column("pid_space", String(100)),  # boot id and pid namespace: where `pid` names the holder
+    Column("process_started", String(40)),  # the holder's start: tells a reused pid apart
 )

@@ -523,3 +523,70 @@ def test_a_lock_taken_over_stops_the_old_holder(world):
         pytest.raises(apply.ApplyBusy, match="taken over"),
     ):
         heartbeat()
+
+
+def test_the_plain_rerun_after_a_crash_succeeds_though_names_repeat(world):
+    """Twins (customers sharing a name) created by a run that died before linking them must not turn the
+    rerun's plan into conflicts: the open intents are settled before the plan judges matches."""
+    records = customers(6)
+    for twin in records[3:]:
+        twin["NAME"] = "Twin Trading GmbH"
+    batch = world.stage(CUSTOMER, records)
+    keys = tuple(r["CUSTOMERID"] for r in records)
+
+    def crash(at: str) -> None:
+        if at == "after_forecast_write":
+            raise Crash(at)
+
+    first_plan = world.plan("client", batch)
+    with pytest.raises(Crash):
+        apply.import_selected(
+            world.state,
+            world.target,
+            first_plan,
+            apply.ImportRequest("client", keys),
+            run_id="dead",
+            checkpoint=crash,
+        )
+    assert len(world.target.list_clients()) == 6 and world.intents() == 6
+    # what the first rerun used to plan: the dead run's twins read as Forecast clients, hence conflicts
+    assert plan.plan_counts(world.state, world.plan("client", batch))["conflict"] == 3
+
+    # the rerun, as every DAG does it: settle interrupted imports, then snapshot and plan
+    settled = apply.recover_interrupted(world.state, world.target, "client", run_id="rerun")
+    assert sorted(k for k, _ in settled.linked) == list(keys) and settled.dropped == []
+    rerun_plan = world.plan("client", batch)
+    assert plan.plan_counts(world.state, rerun_plan)["conflict"] == 0
+    outcome = apply.import_selected(
+        world.state, world.target, rerun_plan, apply.ImportRequest("client", keys), run_id="rerun"
+    )
+
+    assert sorted(outcome.skipped_linked) == list(keys) and outcome.created == []
+    names = {c.id: c.name for c in world.target.list_clients()}
+    assert len(names) == 6
+    linked = {link.intacct_key: names[link.forecast_id] for link in link_store.links(world.state, "client")}
+    assert linked == {r["CUSTOMERID"]: r["NAME"] for r in records}
+    assert world.intents() == 0
+
+
+def test_settling_drops_intents_whose_forecast_write_never_happened(world):
+    batch = world.stage(CUSTOMER, customers(3))
+
+    def crash(at: str) -> None:
+        if at == "after_intent":
+            raise Crash(at)
+
+    with pytest.raises(Crash):
+        apply.import_selected(
+            world.state,
+            world.target,
+            world.plan("client", batch),
+            apply.ImportRequest("client", ("C1", "C2")),
+            run_id="dead",
+            checkpoint=crash,
+        )
+    settled = apply.recover_interrupted(world.state, world.target, "client", run_id="rerun")
+    assert settled.linked == [] and sorted(settled.dropped) == ["C1", "C2"]
+    assert world.intents() == 0 and world.target.list_clients() == []
+    # nothing open: settling is a no-op that takes no lock
+    assert apply.recover_interrupted(world.state, world.target, "client", run_id="again").linked == []

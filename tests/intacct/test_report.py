@@ -44,7 +44,7 @@ def test_long_lists_are_cut_with_a_pointer_to_the_csv(state_engine):
     report_id = report.update_report(state_engine, "d", "r", "client", details={"Imported": keys})
     markdown = report.get_report(state_engine, report_id).markdown
     assert "**Imported** (40):" in markdown
-    assert f"- … and {40 - report.MAX_LISTED} more (see the CSV export)" in markdown
+    assert f"- … and {40 - report.MAX_LISTED} more (the report's CSV export lists them all)" in markdown
     assert "- C39" not in markdown
 
 

@@ -1,6 +1,6 @@
 """Print a stored run report (the latest, or one by id) and optionally write its plan rows as CSV.
 
-    python -m intacct.airflow.report_cli [--id N] [--dag DAG_ID] [--csv plan.csv]
+    python -m intacct.airflow.report_cli [--id N] [--dag DAG_ID] [--csv plan.csv] [--lists-csv lists.csv]
 
 The state database is the one the DAGs use: the `intacct_state_db` Airflow connection, or the embedded
 default under AIRFLOW_HOME (`make report` points at the demo's).
@@ -20,6 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--id", type=int, help="report id (default: the latest)")
     parser.add_argument("--dag", help="only reports of this DAG")
     parser.add_argument("--csv", help="write the report's plan rows to this CSV file")
+    parser.add_argument(
+        "--lists-csv", help="write every list of the report in full (refused, imported, skipped, …) as CSV"
+    )
     args = parser.parse_args(argv)
 
     url = connections.state_db_url()
@@ -32,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"report {stored.id}, {stored.created_at:%Y-%m-%d %H:%M:%S} UTC\n")
         print(stored.markdown)
+        if args.lists_csv:
+            with open(args.lists_csv, "w", newline="", encoding="utf-8") as out:
+                items = report.write_lists_csv(stored, out)
+            print(f"wrote {items} list items of report {stored.id} to {args.lists_csv}")
         if args.csv:
             plan_id = stored.summary.get("plan_id")
             if plan_id is None:

@@ -23,14 +23,16 @@ from sqlalchemy import Engine
 
 from intacct import apply, db, extract, migrations, report, snapshot, staging, usage
 from intacct import plan as plans
-from intacct.airflow import connections
+from intacct.airflow import connections, run_params
 from intacct.airflow.hooks import IntacctConnectionError, IntacctHook
+from intacct.airflow.run_params import RequestRefused
 from intacct.forecast.sql import SqlForecastTarget, ensure_forecast_schema
 from intacct.forecast.target import ForecastTarget
 from intacct.gateway.counter import CallCounter
 from intacct.gateway.errors import IntacctError
-from intacct.links import LinkPair, LinkRequestRefused
+from intacct.links import LinkRequestRefused
 from intacct.objects import spec_for
+from intacct.refusal import SHOWN
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +43,6 @@ BATCH_RETENTION = 5
 RETENTION_VARIABLE = "intacct_batch_retention"
 # Batches and snapshots of plans this recent are never pruned: a run may still be waiting to apply them.
 PLAN_PROTECTION = timedelta(days=2)
-
-
-class RequestRefused(ValueError):
-    """A run's parameters cannot be carried out; the message names the values."""
 
 
 class WorkerSettingError(ValueError):
@@ -127,10 +125,18 @@ def reporting(run: RunContext) -> Iterator[Engine]:
     try:
         yield engine
     except REFUSALS as exc:
-        report.update_report(
-            engine, run.dag_id, run.run_id, run.entity_type, status="refused", notes=[str(exc)]
+        problems = getattr(exc, "problems", ())
+        report_id = report.update_report(
+            engine,
+            run.dag_id,
+            run.run_id,
+            run.entity_type,
+            status="refused",
+            notes=[str(exc)],
+            # The message names the first few; a long refusal keeps every value in the report (and its CSV).
+            details={"Refused": list(problems)} if len(problems) > SHOWN else {},
         )
-        raise AirflowFailException(str(exc)) from None
+        raise AirflowFailException(f"{exc} (report {report_id})") from None
     except IntacctError as exc:
         if exc.retryable:
             # The task's own retries may still get through: note it, and let the report task judge the
@@ -154,50 +160,6 @@ def reporting(run: RunContext) -> Iterator[Engine]:
 # -- validate ----------------------------------------------------------------------------------------
 
 
-def refuse_undeclared_conf(conf: Mapping[str, Any] | None, declared: Sequence[str]) -> None:
-    """Airflow accepts conf keys that are not params and silently ignores them; we refuse them."""
-    unknown = sorted(set(conf or {}) - set(declared))
-    if unknown:
-        raise RequestRefused(
-            f"unknown parameter(s) {', '.join(unknown)}: this DAG takes {', '.join(sorted(declared))}"
-        )
-
-
-def _ids(values: Sequence[Any] | None, what: str) -> tuple[str, ...]:
-    ids = tuple(values or ())
-    bad = [v for v in ids if not isinstance(v, str) or not v.strip()]
-    if bad:
-        raise RequestRefused(f"{what} must be non-empty strings, got {bad!r}")
-    duplicates = sorted({v for v in ids if ids.count(v) > 1})
-    if duplicates:
-        raise RequestRefused(f"{what} names {', '.join(duplicates)} more than once")
-    return tuple(v.strip() for v in ids)
-
-
-def parse_link_pairs(entity_type: str, raw: Sequence[Any] | None) -> tuple[LinkPair, ...]:
-    """`[{forecast_<entity>_id, intacct_<key>}]` from the params, each malformed pair named."""
-    keys = {
-        "client": ("forecast_client_id", "intacct_customer_id"),
-        "person": ("forecast_person_id", "intacct_user_id"),
-        "department": ("forecast_department_id", "intacct_department_id"),
-    }[entity_type]
-    pairs, problems = [], []
-    for n, item in enumerate(raw or (), start=1):
-        if not isinstance(item, Mapping) or set(item) != set(keys):
-            problems.append(f"link #{n} {item!r} must have exactly the keys {keys[0]} and {keys[1]}")
-            continue
-        forecast_id, intacct_key = item[keys[0]], item[keys[1]]
-        if isinstance(forecast_id, bool) or not isinstance(forecast_id, int) or forecast_id < 1:
-            problems.append(f"link #{n}: {keys[0]} must be a positive integer, got {forecast_id!r}")
-        elif not isinstance(intacct_key, str) or not intacct_key.strip():
-            problems.append(f"link #{n}: {keys[1]} must be a non-empty string, got {intacct_key!r}")
-        else:
-            pairs.append(LinkPair(forecast_id, intacct_key.strip()))
-    if problems:
-        raise RequestRefused("; ".join(problems))
-    return tuple(pairs)
-
-
 def validate(
     run: RunContext,
     conf: Mapping[str, Any] | None,
@@ -208,13 +170,7 @@ def validate(
 ) -> dict[str, int]:
     """First task of every DAG: refuse what can be refused before anything is read or written."""
     with reporting(run) as engine:
-        refuse_undeclared_conf(conf, declared)
-        selected = len(_ids(params.get(ids_param), ids_param)) if ids_param else 0
-        if "links" in params:
-            selected = len(parse_link_pairs(run.entity_type, params.get("links")))
-            unlink = params.get("unlink") or []
-            if any(isinstance(i, bool) or not isinstance(i, int) for i in unlink):
-                raise RequestRefused(f"unlink must be a list of Forecast ids (integers), got {unlink!r}")
+        selected = run_params.check_request(run.entity_type, conf, params, declared, ids_param=ids_param)
         report.update_report(
             engine, run.dag_id, run.run_id, run.entity_type, dry_run=bool(params.get("dry_run"))
         )
@@ -305,8 +261,29 @@ def extract_intacct(
 
 
 def snapshot_forecast(run: RunContext) -> dict[str, Any]:
+    """Settle imports an earlier run left open, then copy Forecast: the plan must not mistake a record
+    that run created for an unrelated one (it would read as a conflict with its own Intacct record)."""
     with reporting(run) as engine:
-        result = snapshot.take_snapshot(forecast_target(), engine, run_id=run.run_id)
+        target = forecast_target()
+        settled = apply.recover_interrupted(
+            engine, target, run.entity_type, run_id=run.run_id, actor=run.actor
+        )
+        if settled.linked or settled.dropped:
+            report.update_report(
+                engine,
+                run.dag_id,
+                run.run_id,
+                run.entity_type,
+                details={
+                    "Linked before planning (an interrupted run had created them)": [
+                        f"{key} → Forecast {forecast_id}" for key, forecast_id in settled.linked
+                    ],
+                    "Left open by an interrupted run before reaching Forecast (select them again)": (
+                        settled.dropped
+                    ),
+                },
+            )
+        result = snapshot.take_snapshot(target, engine, run_id=run.run_id)
         _, recent_snapshots = plans.recent_plan_inputs(engine, PLAN_PROTECTION)
         snapshot.prune_snapshots(engine, keep=batch_retention(), protected=recent_snapshots)
         return {

@@ -1,0 +1,66 @@
+"""What an operator can choose to import from a plan: the offered records, by name, and "all of them".
+
+The selection step (a person picks from a list) and `select_all` (no list at all: a company of 18,000
+customers does not fit a command line) read the same candidates, so they can never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from intacct import apply, staging
+from intacct import plan as plans
+from intacct.objects import OBJECTS
+
+
+@dataclass(frozen=True)
+class Candidate:
+    key: str  # the Intacct id
+    name: str
+    matches_forecast: bool  # a Forecast record looks like it (a suggested link): importing adds a twin
+
+
+def display_name(row: dict) -> str:
+    """The name a person knows a staged Intacct record by."""
+    if row.get("fc_name"):
+        return str(row["fc_name"])
+    person = " ".join(str(row[k]) for k in ("fc_first_name", "fc_last_name") if row.get(k))
+    return person or str(row.get("fc_email") or "")
+
+
+def candidates(
+    engine: Engine, plan_id: int, *, include_inactive: bool, name_filter: str | None = None
+) -> list[Candidate]:
+    """The plan's records that may be imported (see `apply.importable_rows`), in id order, optionally only
+    those whose name contains `name_filter` (ignoring case)."""
+    header = plans.plan_header(engine, plan_id)
+    rows = apply.importable_rows(engine, plan_id, include_inactive=include_inactive)
+    spec = OBJECTS[plans.entity(header["entity_type"]).intacct_object]
+    staged = staging.rows_by_key(engine, spec, header["intacct_batch_id"], [r.intacct_key for r in rows])
+    found = [
+        Candidate(r.intacct_key, display_name(staged.get(r.intacct_key, {})), r.forecast_id is not None)
+        for r in rows
+    ]
+    if name_filter:
+        wanted = name_filter.casefold()
+        found = [c for c in found if wanted in c.name.casefold()]
+    return found
+
+
+@dataclass(frozen=True)
+class AllImportable:
+    keys: list[str]
+    left_out: list[Candidate]  # candidates that match a Forecast record: link them, or name them
+
+
+def select_all(
+    engine: Engine, plan_id: int, *, include_inactive: bool, name_filter: str | None = None
+) -> AllImportable:
+    """Every candidate that matches no Forecast record. Those that do are left out: importing them all
+    unseen would put a twin beside each existing Forecast record; they are linked, or named one by one."""
+    found = candidates(engine, plan_id, include_inactive=include_inactive, name_filter=name_filter)
+    return AllImportable(
+        [c.key for c in found if not c.matches_forecast], [c for c in found if c.matches_forecast]
+    )
