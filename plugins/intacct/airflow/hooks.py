@@ -6,7 +6,7 @@ The connection:
 |---|---|
 | host, schema, port | the gateway, e.g. host `api.intacct.com`, schema `https` (the path defaults to `/ia/xml/xmlgw.phtml`) |
 | login / password | the Intacct Web Services user and its password |
-| extra (JSON) | `sender_id`, `sender_password`, `company_id` (required); `entity_id`, `client_id`, `slots` (2), `connect_timeout` (10), `read_timeout` (300), `retry_max_attempts` (8), `retry_max_total` (300), `maintenance_patience` (1800), `show_private` (false), `monthly_quota` (100000), `time_zone` (IANA name, only when the gateway reports no GMT offset), `endpoint_path`; plus HttpHook's own options (`verify`, `proxies`, `cert`, `trust_env`) |
+| extra (JSON) | `sender_id`, `sender_password`, `company_id` (required); `entity_id`, `client_id`, `slots` (2), `connect_timeout` (10), `read_timeout` (300), `response_deadline` (600), `max_response_mb` (64), `retry_max_attempts` (8), `retry_max_total` (300), `retry_task_budget` (900), `maintenance_patience` (1800), `show_private` (false), `monthly_quota` (100000), `time_zone` (IANA name, only when the gateway reports no GMT offset), `endpoint_path`; plus HttpHook's own options (`verify`, `proxies`, `cert`, `trust_env`) |
 
 Secrets (both passwords and every session id) are registered with Airflow's log masker. Unknown extra keys
 are refused: HttpHook would otherwise send them as HTTP headers, and a misspelt `sender_pasword` would
@@ -44,8 +44,11 @@ _OPTIONAL = {
     "slots": int,
     "connect_timeout": float,
     "read_timeout": float,
+    "response_deadline": float,
+    "max_response_mb": float,
     "retry_max_attempts": int,
     "retry_max_total": float,
+    "retry_task_budget": float,
     "maintenance_patience": float,
     "show_private": bool,
     "monthly_quota": int,
@@ -53,10 +56,11 @@ _OPTIONAL = {
     "endpoint_path": str,
 }
 # Extra keys passed straight to ClientConfig / RetryPolicy when given; those classes own the defaults.
-_CLIENT_OPTIONS = ("slots", "connect_timeout", "read_timeout")
+_CLIENT_OPTIONS = ("slots", "connect_timeout", "read_timeout", "response_deadline", "max_response_mb")
 _RETRY_OPTIONS = {
     "retry_max_attempts": "max_attempts",
     "retry_max_total": "max_total",
+    "retry_task_budget": "task_budget",
     "maintenance_patience": "maintenance_patience",
 }
 # HttpHook's own connection options: consumed by requests, never sent as headers.

@@ -11,23 +11,30 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 
 import requests as http
 from lxml.etree import _Element as Element
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import ReadTimeoutError
 
 from intacct.gateway import requests as build
 from intacct.gateway import responses
 from intacct.gateway.counter import CallCounter
-from intacct.gateway.errors import IntacctError, NotXmlResponseError, TransportError
-from intacct.gateway.retry import Pause, RetryBudget, RetryPolicy
+from intacct.gateway.errors import IntacctError, NotXmlResponseError, ResponseTooLargeError, TransportError
+from intacct.gateway.retry import Pause, RetryBudget, RetryPolicy, TaskBudget
 
 log = logging.getLogger(__name__)
 
 # Intacct's documented entry point; every session then moves to the endpoint getAPISession returns.
 DEFAULT_ENDPOINT = "https://api.intacct.com/ia/xml/xmlgw.phtml"
+MIB = 1024 * 1024
+# Bodies are read in pieces of up to this much (what one socket read returns) and joined once.
+_READ_CHUNK = MIB
+# A response still arriving is logged this often (or at each quarter of a shorter deadline).
+_SLOW_LOG_EVERY = 30.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,12 @@ class ClientConfig:
     connect_timeout: float = 10.0
     # Intacct can take minutes on a big page and keeps working after a client gives up.
     read_timeout: float = 300.0
+    # The whole exchange, from sending the request to the last byte of the body: read_timeout bounds
+    # each socket read only, and a server that trickles a byte at a time would never trip it.
+    response_deadline: float = 600.0
+    # A 2,000-record CUSTOMER page of the sandbox is 1.9 MiB with the fields extraction reads and
+    # 4.5 MiB with all 53: a body beyond this is refused, the connection closed, and not retried.
+    max_response_mb: float = 64.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # Refresh a session this long before Intacct's sessiontimeout rather than racing it.
     session_margin: timedelta = timedelta(minutes=5)
@@ -53,6 +66,16 @@ class ClientConfig:
             raise ValueError(f"slots must be between 1 and 64, got {self.slots}")
         if not self.endpoint.startswith(("http://", "https://")):
             raise ValueError(f"endpoint must be an http(s) URL, got {self.endpoint!r}")
+        if self.response_deadline <= 0 or self.max_response_mb <= 0:
+            raise ValueError(
+                "response_deadline and max_response_mb must be positive, got "
+                f"{self.response_deadline} and {self.max_response_mb}"
+            )
+
+    @property
+    def max_response_bytes(self) -> int:
+        """`max_response_mb` in bytes (MiB: 2**20 bytes each)."""
+        return int(self.max_response_mb * MIB)
 
 
 @dataclass
@@ -83,6 +106,7 @@ class IntacctClient:
         self._sleep = sleep
         self._slots = threading.BoundedSemaphore(config.slots)
         self._pause = Pause(sleep=sleep)
+        self._task_budget = TaskBudget(config.retry.task_budget)
         self._session_lock = threading.Lock()
         self._session: _Session | None = None
         self._formatting: responses.UserFormatting | None = None
@@ -169,6 +193,11 @@ class IntacctClient:
     def sign_in(self) -> None:
         """Open a session now, so bad credentials surface before any work starts."""
         self._with_retries(self._current_session)
+
+    def retry_summary(self) -> str:
+        """What this client spent on retries, for a run's report: one line such as
+        "retries: 3 (41 s of the 900 s budget per task)" (maintenance polls not included)."""
+        return self._task_budget.summary()
 
     def close(self) -> None:
         self._http.close()
@@ -260,16 +289,22 @@ class IntacctClient:
             self._pause.wait()  # a 429 may have come while this thread waited for its slot
             for function, object_name in functions:
                 self.counter.record(function.tag, object_name)
+            started = time.monotonic()
             try:
                 reply = self._http.post(
                     url,
                     data=body,
                     headers={"Content-Type": "application/xml; charset=UTF-8"},
-                    timeout=(self.config.connect_timeout, self.config.read_timeout),
+                    timeout=(
+                        self.config.connect_timeout,
+                        min(self.config.read_timeout, self.config.response_deadline),
+                    ),
+                    stream=True,
                 )
             except http.Timeout as exc:
                 raise TransportError(
-                    f"Intacct did not answer {function_name} within {self.config.read_timeout:.0f} s",
+                    f"Intacct did not answer {function_name} within "
+                    f"{min(self.config.read_timeout, self.config.response_deadline):g} s",
                     function=function_name,
                 ) from exc
             except http.ConnectionError as exc:
@@ -277,18 +312,116 @@ class IntacctClient:
                     f"the connection to Intacct dropped during {function_name} ({type(exc).__name__})",
                     function=function_name,
                 ) from exc
+            content = self._read_body(reply, started, function_name)
         response = responses.parse_response(
-            reply.content,
+            content,
             http_status=reply.status_code,
             content_type=reply.headers.get("Content-Type"),
             retry_after=reply.headers.get("Retry-After"),
         )
         return response, _in_request_order(response, control_ids)
 
+    def _read_body(self, reply: http.Response, started: float, function_name: str) -> bytes:
+        """The whole (decoded) body of a streamed `reply`, or the typed error for one that is too large
+        or not finished by `response_deadline` after `started`; either closes the connection at once.
+
+        Each read returns what one socket read brings, so a trickle is seen byte by byte; a watchdog
+        shuts the socket at the deadline, so no read (even inside a chunk header or the gzip decoder)
+        outlives it.
+        """
+        limit = self.config.max_response_bytes
+        declared = (reply.headers.get("Content-Length") or "").strip()
+        if declared.isdigit() and int(declared) > limit:
+            reply.close()  # before a byte of the body is read
+            raise self._too_large(f"Content-Length: {int(declared):,} bytes", function_name)
+        deadline = started + self.config.response_deadline
+        cut = threading.Event()
+
+        def cut_off() -> None:
+            cut.set()
+            with suppress(Exception):  # the body may have just been read and the connection released
+                reply.raw.shutdown()
+
+        watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), cut_off)
+        watchdog.daemon = True
+        watchdog.start()
+        log_every = min(_SLOW_LOG_EVERY, self.config.response_deadline / 4)
+        next_log = started + log_every
+        chunks: list[bytes] = []
+        size = 0
+        complete = False
+        try:
+            while not cut.is_set():
+                try:
+                    chunk = reply.raw.read1(_READ_CHUNK, decode_content=True)
+                except Exception as exc:
+                    if cut.is_set():
+                        break
+                    raise self._broken(exc, size, started, function_name) from exc
+                if not chunk:
+                    complete = not cut.is_set()  # a shut socket reads as the end of the body
+                    break
+                size += len(chunk)
+                if size > limit:
+                    raise self._too_large(f"more than {limit:,} bytes arrived", function_name)
+                chunks.append(chunk)
+                if (now := time.monotonic()) >= next_log:
+                    log.warning(
+                        "Intacct is slow to answer %s: %s bytes in %.1f s, response deadline in %.1f s",
+                        function_name,
+                        f"{size:,}",
+                        now - started,
+                        deadline - now,
+                    )
+                    next_log = now + log_every
+        finally:
+            watchdog.cancel()
+            if not complete:
+                reply.close()
+        if not complete:
+            raise TransportError(
+                f"Intacct sent only {size:,} bytes in {time.monotonic() - started:.1f} s: response "
+                f"deadline ({self.config.response_deadline:g} s) exceeded",
+                advice=(
+                    "the server kept the connection open without finishing its answer; retrying is safe "
+                    "for reads; raise response_deadline in the connection extra only if real pages need "
+                    "longer"
+                ),
+                function=function_name,
+            )
+        return b"".join(chunks)
+
+    def _too_large(self, seen: str, function_name: str) -> ResponseTooLargeError:
+        return ResponseTooLargeError(
+            f"Intacct's response is larger than the {self.config.max_response_mb:g} MiB limit ({seen}): "
+            "refused, the connection closed",
+            advice=(
+                f"raise max_response_mb ({self.config.max_response_mb:g}) in the connection extra if real "
+                "pages are this big (a 2,000-record page is a few MiB); otherwise check the endpoint"
+            ),
+            function=function_name,
+        )
+
+    def _broken(self, exc: Exception, size: int, started: float, function_name: str) -> Exception:
+        """The TransportError for a body read that failed, or `exc` itself if it is not a transport fault."""
+        if isinstance(exc, ReadTimeoutError):
+            return TransportError(
+                f"Intacct sent {size:,} bytes, then nothing for {self.config.read_timeout:g} s",
+                function=function_name,
+            )
+        if isinstance(exc, Urllib3Error | OSError):
+            return TransportError(
+                f"the connection to Intacct dropped after {size:,} bytes of the response, "
+                f"{time.monotonic() - started:.1f} s in ({type(exc).__name__})",
+                function=function_name,
+            )
+        return exc
+
     def _with_retries(self, attempt: Callable[[], object]):
-        budget = RetryBudget(self.config.retry, self._pause)
+        budget = RetryBudget(self.config.retry, self._pause, task=self._task_budget)
         reauthentications = stale = 0
         while True:
+            started = time.monotonic()
             try:
                 return attempt()
             except _StaleSession as resend:
@@ -302,8 +435,10 @@ class IntacctClient:
                     reauthentications += 1
                     log.warning("Intacct session expired; signing in again (%s)", error)
                     continue
-                wait = budget.next_wait(error)
+                wait = budget.next_wait(error, attempt_started=started)
                 if wait is None:
+                    if budget.gave_up:
+                        log.warning("Intacct call failed, not retrying: %s: %s", budget.gave_up, error)
                     raise
                 log.warning(
                     "Intacct call failed, retrying in %.1f s (attempt %d): %s", wait, budget.attempts, error

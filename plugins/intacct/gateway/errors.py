@@ -5,7 +5,8 @@ class says, through class attributes, what a caller may do about it, so a retry 
 isinstance lists:
 
 - ``retryable``: sending the same request again later may succeed (throttling, 5xx, off-line service,
-  dropped connections, non-XML pages from a proxy).
+  dropped, stalled or trickling connections, non-XML pages from a proxy, truncated XML). A response that
+  cannot become valid (hostile or malformed XML, a body over the size limit) is not retryable.
 - ``reauthenticate``: the request may succeed after signing in again (an expired or invalid session).
 
 Every error carries what Intacct said (``errorno``, ``description``, ``description2``, ``correction``,
@@ -24,11 +25,14 @@ __all__ = [
     "EntityError",
     "ErrorDetail",
     "GatewayServerError",
+    "HostileXmlError",
     "IntacctError",
     "MalformedRequestError",
     "NotXmlResponseError",
     "PermissionDeniedError",
+    "ProtocolError",
     "QueryError",
+    "ResponseTooLargeError",
     "RetryableError",
     "SenderAuthenticationError",
     "ServiceOfflineError",
@@ -186,7 +190,10 @@ class GatewayServerError(RetryableError):
 
 
 class NotXmlResponseError(RetryableError):
-    """The body was not an Intacct XML response: an HTML page, an empty body or truncated XML."""
+    """The body was not an Intacct XML response: an HTML page, an empty body or truncated XML.
+
+    XML that claims to be an Intacct response but breaks before its end is a `ProtocolError` instead.
+    """
 
     problem = "Intacct returned a body that is not an Intacct XML response"
     advice = (
@@ -203,7 +210,8 @@ class ServiceOfflineError(RetryableError):
 
 
 class TransportError(RetryableError):
-    """The connection dropped or timed out before a response arrived (raised by the transport).
+    """The connection dropped or timed out before the whole response arrived (raised by the transport):
+    no answer within ``read_timeout``, a body that stalled or trickled past ``response_deadline``.
 
     As with a 524, a request that timed out may still have run on Intacct's side.
     """
@@ -308,3 +316,39 @@ class MalformedRequestError(IntacctError):
 
     problem = "Intacct could not parse or validate the request"
     advice = "this is a bug in the request builder; compare the request with the 3.0 schema"
+
+
+class ProtocolError(IntacctError):
+    """XML that claims to be an Intacct response but cannot be parsed, for a reason other than being cut
+    short (a mismatched tag, an undefined entity, a value breaking libxml2's limits): the same request
+    would get the same bytes again, so it is not retried."""
+
+    problem = "Intacct's endpoint sent XML that cannot be parsed"
+    advice = (
+        "retrying cannot fix it; check that the endpoint URL is Intacct's gateway, and report the "
+        "response to Sage Intacct support if it is"
+    )
+
+
+class HostileXmlError(ProtocolError):
+    """The response declares XML entities (a DOCTYPE) or expands them without bound.
+
+    Intacct never sends a DOCTYPE; the parser never resolves entities or reaches the network anyway,
+    but such a response is refused whole rather than read with holes where its entities were.
+    """
+
+    problem = "the response declares XML entities (a DOCTYPE), which Intacct never sends: refused as hostile"
+    advice = "check the endpoint URL, and that no proxy between this worker and Intacct rewrites responses"
+
+
+class ResponseTooLargeError(IntacctError):
+    """The response is larger than ``ClientConfig.max_response_mb``; the connection is closed at once.
+
+    Not retryable: the same page would be as large again.
+    """
+
+    problem = "Intacct's response is larger than the client accepts"
+    advice = (
+        "raise max_response_mb in the connection extra if real pages are this big (a 2,000-record "
+        "page is a few MiB)"
+    )

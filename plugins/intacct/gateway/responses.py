@@ -6,8 +6,11 @@ throttling, a 5xx, a rejected control block (sender), a rejected authentication 
 function that failed on its own is not raised: its ``Result`` carries the errors, and
 ``Result.raise_for_status()`` (or ``Response.raise_for_status()``) raises the typed error for it.
 
-XML is parsed with entity resolution and network access off and without huge-tree support: a DOCTYPE
-with external entities is read, never resolved.
+XML is parsed with entity resolution and network access off and without huge-tree support (libxml2's
+limits on entity amplification, depth and text size stay on). Intacct never sends a DOCTYPE, so a body
+that declares one is refused as hostile before it is parsed (only a proxy's HTML page may carry a bare
+``<!DOCTYPE html>``). XML that claims to be an Intacct response and breaks before its last byte cannot
+become valid on a resend and raises the permanent ``ProtocolError``; XML cut short is retryable.
 """
 
 from __future__ import annotations
@@ -27,10 +30,12 @@ from intacct.gateway.errors import (
     EntityError,
     ErrorDetail,
     GatewayServerError,
+    HostileXmlError,
     IntacctError,
     MalformedRequestError,
     NotXmlResponseError,
     PermissionDeniedError,
+    ProtocolError,
     QueryError,
     SenderAuthenticationError,
     ServiceOfflineError,
@@ -85,6 +90,14 @@ _PERMISSION_TEXT = re.compile(r"permission", re.IGNORECASE)
 _ROLLED_BACK_TEXT = re.compile(r"rolled back", re.IGNORECASE)
 _SECRET_ELEMENTS = re.compile(r"<(password|sessionid)>.*?(?:</\1>|\Z)", re.IGNORECASE | re.DOTALL)
 _GMT_OFFSET = re.compile(r"^(?:GMT|UTC)?\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
+
+# The prolog (XML declaration, comments, DOCTYPE) is looked for in the body's first bytes only.
+_PROLOG_BYTES = 64 * 1024
+_FIRST_ELEMENT = re.compile(rb"<([A-Za-z_][-\w.:]*)")
+_DOCTYPE = re.compile(rb"<!DOCTYPE\s+([^\s\[>]*)[^\[>]*(\[)?", re.IGNORECASE)
+# Parse failures that no resend can fix, wherever they are: entity loops and amplification, libxml2's
+# depth and text-size limits.
+_PARSER_LIMITS = frozenset({etree.ErrorTypes.ERR_ENTITY_LOOP, etree.ErrorTypes.ERR_RESOURCE_LIMIT})
 
 
 # --- the parsed shapes -------------------------------------------------------------------------------
@@ -354,31 +367,83 @@ def parse_response(
 
 
 def _load(body: bytes, http_status: int, content_type: str | None, retry_after: str | None) -> etree._Element:
-    """Parse the body, or raise the retryable error that says what came back instead of Intacct XML."""
+    """Parse the body, or raise the error that says what came back instead of Intacct XML: permanent
+    for hostile XML (a DOCTYPE) and for a response broken before its end, retryable otherwise."""
+    media = f" ({content_type})" if content_type else ""
     what: str | None = None
     root: etree._Element | None = None
     if not body or body.isspace():
         what = "an empty body"
     else:
+        first_element, doctype = _prolog(body)
+        if doctype is not None and _hostile_doctype(
+            doctype.group(1).decode("latin-1"), bool(doctype.group(2))
+        ):
+            raise _hostile(body[doctype.start() :], media, http_status)
         try:
             root = etree.fromstring(body, _parser())
-        except etree.XMLSyntaxError:
+        except etree.XMLSyntaxError as error:
+            cut_short = _cut_short(body, error)
+            permanent = error.code in _PARSER_LIMITS or first_element == b"response"
+            if permanent and not cut_short and http_status < 500 and http_status != 429:
+                reason = " ".join(error.msg.split())
+                raise ProtocolError(
+                    f"Intacct's endpoint sent XML that cannot be parsed ({reason}; a body of {len(body):,} "
+                    f"bytes starting {_snippet(body)}){media}",
+                    http_status=http_status,
+                ) from None
             looks_xml = body.lstrip().startswith((b"<?xml", b"<response"))
-            kind = "truncated or malformed XML" if looks_xml else "a body that is not XML"
+            kind = "a body that is not XML"
+            if looks_xml:
+                kind = f"truncated XML (cut after {len(body):,} bytes)" if cut_short else "malformed XML"
             what = f"{kind} starting {_snippet(body)}"
         else:
+            # What the byte-level look at the prolog cannot read: another encoding, a long prolog.
+            dtd = root.getroottree().docinfo.internalDTD
+            if dtd is not None and _hostile_doctype(
+                dtd.name or "", next(dtd.iterentities(), None) is not None
+            ):
+                raise _hostile(root.getroottree().docinfo.doctype.encode(), media, http_status)
             if root.tag != "response":
                 what = f"XML rooted at <{root.tag}> instead of <response>, starting {_snippet(body)}"
     if what is None and root is not None:
         return root
 
-    media = f" ({content_type})" if content_type else ""
     problem = f"Intacct returned {what}{media}"
     if http_status == 429:
         raise ThrottledError(problem, retry_after=_retry_after_seconds(retry_after), http_status=http_status)
     if http_status >= 500:
         raise GatewayServerError(problem, http_status=http_status)
     raise NotXmlResponseError(problem, http_status=http_status)
+
+
+def _prolog(body: bytes) -> tuple[bytes | None, re.Match[bytes] | None]:
+    """The name of the body's first element and its DOCTYPE declaration (None when absent)."""
+    head = body[:_PROLOG_BYTES]
+    first = _FIRST_ELEMENT.search(head)
+    prolog = head[: first.start()] if first else head
+    return (first.group(1) if first else None), _DOCTYPE.search(prolog)
+
+
+def _hostile_doctype(name: str, declares: bool) -> bool:
+    """Whether a DOCTYPE is refused: all are, but a proxy's HTML page's without declarations."""
+    return declares or name.lower() != "html"
+
+
+def _hostile(doctype: bytes, media: str, http_status: int) -> HostileXmlError:
+    return HostileXmlError(f"{HostileXmlError.problem} ({_snippet(doctype)}){media}", http_status=http_status)
+
+
+def _cut_short(body: bytes, error: etree.XMLSyntaxError) -> bool:
+    """Whether parsing failed at the very end of the body (a cut a resend may not repeat), not before.
+
+    libxml2 reports the line and the column in characters; a bare CR counts as a line break too.
+    """
+    line, column = error.position
+    last_break = max(body.rfind(b"\n"), body.rfind(b"\r"))
+    if line < body.count(b"\n") + 1:
+        return False
+    return column >= len(body[last_break + 1 :].decode("utf-8", errors="replace")) - 2
 
 
 def _snippet(body: bytes) -> str:

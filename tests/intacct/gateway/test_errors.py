@@ -26,6 +26,9 @@ NOT_RETRYABLE = {
     errors.QueryError,
     errors.TransactionAbortedError,
     errors.MalformedRequestError,
+    errors.ProtocolError,
+    errors.HostileXmlError,
+    errors.ResponseTooLargeError,
 }
 
 
@@ -126,3 +129,14 @@ def test_errors_survive_pickling_with_their_fields() -> None:
 def test_error_detail_text_joins_the_readable_parts() -> None:
     detail = ErrorDetail("BL01001973", "Duplicate", None, "Enter unique account number")
     assert detail.text == "Duplicate Enter unique account number"
+
+
+def test_responses_that_cannot_become_valid_say_so() -> None:
+    hostile = errors.HostileXmlError(http_status=200)
+    assert str(hostile) == (
+        "the response declares XML entities (a DOCTYPE), which Intacct never sends: refused as hostile: "
+        "check the endpoint URL, and that no proxy between this worker and Intacct rewrites responses"
+    )
+    assert isinstance(hostile, errors.ProtocolError) and not hostile.retryable
+    assert "retrying cannot fix it" in str(errors.ProtocolError())
+    assert "raise max_response_mb in the connection extra" in str(errors.ResponseTooLargeError())

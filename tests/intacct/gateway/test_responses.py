@@ -7,12 +7,14 @@ import datetime as dt
 import pickle
 
 import pytest
+from lxml import etree
 
 from intacct.gateway import errors
 from intacct.gateway.responses import (
     ErrorDetail,
     Result,
     UserFormatting,
+    _parser,
     api_session,
     error_for_result,
     object_definition,
@@ -712,8 +714,52 @@ def test_empty_body() -> None:
 
 
 def test_truncated_xml() -> None:
-    with pytest.raises(errors.NotXmlResponseError, match="truncated or malformed XML starting"):
+    with pytest.raises(errors.NotXmlResponseError, match=r"truncated XML \(cut after \d+ bytes\) starting"):
         parse_response(QUERY_PAGE[: len(QUERY_PAGE) // 2])
+
+
+@pytest.mark.parametrize("line_break", [b"\n", b"\r\n", b"\r"], ids=["LF", "CRLF", "CR"])
+def test_every_cut_of_a_response_is_truncated_and_retryable(line_break: bytes) -> None:
+    page = QUERY_PAGE.replace(b"\n", line_break)  # multi-byte characters and entity references too
+    for end in range(1, len(page) - len(b"</response>")):
+        with pytest.raises(errors.NotXmlResponseError) as error:
+            parse_response(page[:end])
+        assert error.value.retryable, (end, str(error.value))
+
+
+@pytest.mark.parametrize(
+    ("broken", "libxml2_said"),
+    [
+        (b"<NAME>&e;", "Entity 'e' not defined"),
+        (b"<NAME>a < b", "StartTag: invalid element name"),
+        (b"<NAME>a\x00b", "Char 0x0 out of allowed range"),
+        (b"<NAME>x</NAMEX>", "Opening and ending tag mismatch"),
+    ],
+)
+def test_a_response_broken_before_its_end_is_a_permanent_protocol_error(
+    broken: bytes, libxml2_said: str
+) -> None:
+    body = envelope(
+        """<result><status>success</status><function>query</function><controlid>q</controlid>
+        <data listtype="CUSTOMER" count="1"><CUSTOMER><NAME>x</NAME><RECORDNO>1</RECORDNO></CUSTOMER>
+        </data></result>"""
+    ).replace(b"<NAME>x", broken, 1)
+    with pytest.raises(errors.ProtocolError) as error:
+        parse_response(body)
+    assert type(error.value) is errors.ProtocolError and not error.value.retryable
+    message = str(error.value)
+    assert message.startswith("Intacct's endpoint sent XML that cannot be parsed (")
+    assert libxml2_said in message and f"a body of {len(body):,} bytes" in message
+    assert "\n" not in message
+    # A gateway that says it failed may send anything: its status decides, and it is retried.
+    with pytest.raises(errors.GatewayServerError):
+        parse_response(body, http_status=503)
+
+
+def test_text_beyond_libxml2s_limits_is_never_retried() -> None:
+    body = QUERY_PAGE.replace(b"<NAME>", b"<NAME>" + b"x" * (11 * 1024 * 1024), 1)
+    with pytest.raises(errors.ProtocolError, match="Text node too long"):
+        parse_response(body)
 
 
 def test_xml_that_is_not_an_intacct_response() -> None:
@@ -763,17 +809,50 @@ ENTITY_EXPANSION = b"""<?xml version="1.0"?>
     </result></operation></response>"""
 
 
-def test_external_entities_are_never_resolved() -> None:
-    records = list(parse_response(EXTERNAL_ENTITY).results[0].records())
-    assert records == [{"NAME": None, "CUSTOMERID": "before"}]
-    assert "root:" not in repr(records)
+def test_external_entities_are_refused_as_hostile_and_never_resolved() -> None:
+    with pytest.raises(errors.HostileXmlError) as error:
+        parse_response(EXTERNAL_ENTITY)
+    assert not error.value.retryable
+    assert str(error.value).startswith(
+        "the response declares XML entities (a DOCTYPE), which Intacct never sends: refused as hostile "
+        '(\'<!DOCTYPE response [ <!ENTITY x SYSTEM "file:///etc/passwd">'
+    )
+    assert "root:" not in str(error.value)
+    # The parser behind the refusal never resolves an entity either.
+    root = etree.fromstring(EXTERNAL_ENTITY, _parser())
+    assert root.find(".//NAME").text is None and root.find(".//CUSTOMERID").text == "before"
+    assert b"root:" not in etree.tostring(root)
 
 
 def test_entity_expansion_bomb_is_refused_not_expanded() -> None:
-    # libxml2's amplification limit stops it before any substitution could happen.
-    with pytest.raises(errors.NotXmlResponseError) as error:
+    with pytest.raises(errors.HostileXmlError) as error:
         parse_response(ENTITY_EXPANSION)
-    assert len(str(error.value)) < 400
+    assert not error.value.retryable and len(str(error.value)) < 400
+    # Were it parsed, libxml2's amplification limit would stop it before any substitution.
+    with pytest.raises(etree.XMLSyntaxError, match="amplification"):
+        etree.fromstring(ENTITY_EXPANSION, _parser())
+
+
+def test_a_doctype_the_prolog_check_cannot_read_is_refused_after_parsing() -> None:
+    utf16 = EXTERNAL_ENTITY.decode().replace('encoding="UTF-8"', 'encoding="UTF-16"').encode("utf-16")
+    with pytest.raises(errors.HostileXmlError):
+        parse_response(utf16)
+    long_prolog = EXTERNAL_ENTITY.replace(b"<!DOCTYPE", b"<!--" + b" " * 70_000 + b"-->\n<!DOCTYPE", 1)
+    with pytest.raises(errors.HostileXmlError):
+        parse_response(long_prolog)
+
+
+def test_a_proxys_html_page_may_carry_a_bare_doctype_and_is_retried() -> None:
+    xhtml = (
+        b'<?xml version="1.0"?>\n<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" '
+        b'"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\n<html><body>Bad gateway</body></html>'
+    )
+    for page in (HTML_502, xhtml, b"<!doctype html><html><body><p>Just a moment...<br></body></html>"):
+        with pytest.raises(errors.NotXmlResponseError) as error:
+            parse_response(page, http_status=200, content_type="text/html")
+        assert error.value.retryable
+    with pytest.raises(errors.HostileXmlError):
+        parse_response(b'<!DOCTYPE html [<!ENTITY e SYSTEM "file:///etc/passwd">]><html>&e;</html>')
 
 
 # --- no credential in any error ----------------------------------------------------------------------
