@@ -4,6 +4,10 @@ Every run leaves one: counts per plan action, what was created, skipped or refus
 links, Intacct API calls spent (this run and this month against the quota) and readiness ("clients
 linked: 0 — link or import clients first"). The Markdown form is printed in the task log; `make report`
 prints a stored one and can write its plan rows as CSV.
+
+A report is read by a person: records are named beside their ids ("C1001 Acme Corp", "Forecast client 1
+'ACME Corp.'"; `intacct_names`, `forecast_names`, `describe`, `describe_forecast`), and a dry run's
+counts say what would happen ("would import"), not what did.
 """
 
 from __future__ import annotations
@@ -15,13 +19,44 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import IO
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from intacct import plan as plans
-from intacct.schema import intacct_link, run_report
+from intacct import staging
+from intacct.choices import display_name
+from intacct.objects import OBJECTS
+from intacct.schema import forecast_snapshot_tables, intacct_link, run_report
 
 # Rows listed by name in a report; the rest are counted (the CSV export has them all).
 MAX_LISTED = 25
+
+
+@dataclass(frozen=True)
+class OutcomeLabel:
+    """How one count of an apply's outcome reads in the result table."""
+
+    done: str  # a real run: what happened
+    dry_run: str  # a dry run: what would have happened
+    entity_types: frozenset[str] | None = None  # the entities it applies to; None: every one
+    answer: bool = False  # what the run was asked to do: shown even when 0
+
+
+_PERSON = frozenset({"person"})
+# Outcome keys (`ImportOutcome.counts`, `LinkOutcome.counts`) → their readable rows, in table order.
+OUTCOME_LABELS: dict[str, OutcomeLabel] = {
+    "created": OutcomeLabel("imported", "would import", answer=True),
+    "recovered": OutcomeLabel("recovered from an interrupted run", "would recover from an interrupted run"),
+    "skipped_linked": OutcomeLabel("skipped: already linked", "would skip: already linked"),
+    "without_department": OutcomeLabel(
+        "imported without a department", "would import without a department", _PERSON
+    ),
+    "department_updates": OutcomeLabel(
+        "department assignments changed", "would change department assignments", _PERSON
+    ),
+    "linked": OutcomeLabel("linked", "would link", answer=True),
+    "unlinked": OutcomeLabel("unlinked", "would unlink"),
+}
 
 
 @dataclass
@@ -59,15 +94,94 @@ def readiness(engine: Engine) -> list[str]:
     return lines
 
 
-def suggestions(engine: Engine, plan_id: int, limit: int = MAX_LISTED) -> list[str]:
-    """The suggested links of a plan as readable lines, most confident first."""
+def describe(key: str, name: str | None) -> str:
+    """An Intacct record as a person reads it: "C1001 Acme Corp" (the id alone when it has no name)."""
+    return f"{key} {name}" if name else str(key)
+
+
+def describe_forecast(entity_type: str, forecast_id: int, name: str | None) -> str:
+    """A Forecast record as a person reads it: "Forecast client 1 'ACME Corp.'"."""
+    described = f"Forecast {entity_type} {forecast_id}"
+    return f"{described} '{name}'" if name else described
+
+
+def intacct_names(engine: Engine, plan_id: int, keys: Sequence[str]) -> dict[str, str]:
+    """The names of Intacct records, by key, as staged in the plan's Intacct batch; keys not in that batch
+    (or without a name) are left out."""
+    header = plans.plan_header(engine, plan_id) if keys else None
+    return _intacct_names(engine, header, keys) if header else {}
+
+
+def forecast_names(engine: Engine, plan_id: int, forecast_ids: Sequence[int]) -> dict[int, str]:
+    """The names of Forecast records, by id, as copied in the plan's Forecast snapshot (people: first and
+    last name, else email); ids not in that snapshot (or without a name) are left out."""
+    header = plans.plan_header(engine, plan_id) if forecast_ids else None
+    return _forecast_names(engine, header, forecast_ids) if header else {}
+
+
+def _intacct_names(engine: Engine, header: dict, keys: Sequence[str]) -> dict[str, str]:
+    spec = OBJECTS[plans.entity(header["entity_type"]).intacct_object]
+    staged = staging.rows_by_key(engine, spec, header["intacct_batch_id"], list(dict.fromkeys(keys)))
+    return {key: name for key, row in staged.items() if (name := display_name(row))}
+
+
+def _forecast_names(engine: Engine, header: dict, forecast_ids: Sequence[int]) -> dict[int, str]:
+    table = forecast_snapshot_tables[header["entity_type"]]
+    person = header["entity_type"] == "person"
+    columns = [table.c.first_name, table.c.last_name, table.c.email] if person else [table.c.name]
+    names: dict[int, str] = {}
+    with engine.connect() as connection:
+        for chunk in staging.chunks(list(dict.fromkeys(forecast_ids))):
+            query = select(table.c.forecast_id, *columns).where(
+                table.c.snapshot_id == header["forecast_snapshot_id"], table.c.forecast_id.in_(chunk)
+            )
+            for forecast_id, *values in connection.execute(query):
+                if person:
+                    first, last, email = values
+                    name = " ".join(part for part in (first, last) if part) or email
+                else:
+                    name = values[0]
+                if name:
+                    names[forecast_id] = name
+    return names
+
+
+def suggestions(engine: Engine, plan_id: int, limit: int | None = None) -> list[str]:
+    """The suggested links of a plan (all, or the first `limit`) as readable lines, most confident first:
+    "C1001 Acme Corp → Forecast client 1 'ACME Corp.' (90%: same name … as Forecast record 1)". The
+    Markdown lists the first few; the report's CSV export has them all."""
     rows = sorted(
         plans.plan_rows(engine, plan_id, actions=["suggest_link"]),
         key=lambda r: (-(r.confidence or 0), r.intacct_key or ""),
-    )
+    )[:limit]
+    if not rows:
+        return []
+    header = plans.plan_header(engine, plan_id)
+    entity_type = header["entity_type"]
+    intacct = _intacct_names(engine, header, [r.intacct_key for r in rows])
+    forecast = _forecast_names(engine, header, [r.forecast_id for r in rows])
     return [
-        f"{r.intacct_key} → Forecast {r.forecast_id} ({r.confidence:.0%}: {r.reason})" for r in rows[:limit]
+        f"{describe(r.intacct_key, intacct.get(r.intacct_key))} → "
+        f"{describe_forecast(entity_type, r.forecast_id, forecast.get(r.forecast_id))} "
+        f"({r.confidence:.0%}: {r.reason})"
+        for r in rows
     ]
+
+
+def outcome_rows(report: RunReport) -> list[tuple[str, int]]:
+    """The result table's (label, count) rows: worded for the run's mode, without the counts that do not
+    apply to its entity, nor zeros that are not the answer (a 0 for "imported" stays). Unknown keys are
+    shown as they are."""
+    rows = []
+    for key, count in report.outcome.items():
+        label = OUTCOME_LABELS.get(key)
+        if label is None:
+            rows.append((key, count))
+            continue
+        applies = label.entity_types is None or report.entity_type in label.entity_types
+        if applies and (count or label.answer):
+            rows.append((label.dry_run if report.dry_run else label.done, count))
+    return rows
 
 
 def _listed(title: str, items: Sequence[str]) -> list[str]:
@@ -98,9 +212,9 @@ def render_markdown(report: RunReport) -> str:
         lines += ["| plan action | records |", "|---|---:|"]
         lines += [f"| {action} | {n} |" for action, n in report.plan_counts.items()]
         lines.append("")
-    if report.outcome:
+    if results := outcome_rows(report):
         lines += ["| result | records |", "|---|---:|"]
-        lines += [f"| {name} | {n} |" for name, n in report.outcome.items()]
+        lines += [f"| {label} | {n} |" for label, n in results]
         lines.append("")
     for title, items in report.details.items():
         lines += _listed(title, items)
@@ -129,30 +243,51 @@ def update_report(engine: Engine, dag_id: str, run_id: str, entity_type: str, **
 
     `notes` are appended; every other section, and each list under `details`, is replaced (so a task
     that runs again, after a retry or a clear, does not list its records twice). Returns the report id.
+    Tasks of one run may call this at the same moment: each merge sees the one before it, none is lost.
     """
-    current = get_report(engine, dag_id=dag_id, run_id=run_id)
-    report = RunReport(**current.summary) if current else RunReport(dag_id, run_id, entity_type)
-    for name, value in sections.items():
-        if name == "details":
-            report.details.update({title: list(items) for title, items in value.items()})
-        elif name == "notes":
-            report.notes += list(value)
-        else:
-            setattr(report, name, value)
-    values = {
+    with engine.begin() as connection:
+        report_id, summary = _locked_report(connection, RunReport(dag_id, run_id, entity_type))
+        report = RunReport(**summary)
+        for name, value in sections.items():
+            if name == "details":
+                report.details.update({title: list(items) for title, items in value.items()})
+            elif name == "notes":
+                report.notes += list(value)
+            else:
+                setattr(report, name, value)
+        connection.execute(update(run_report).where(run_report.c.id == report_id).values(**_stored(report)))
+        return report_id
+
+
+def _locked_report(connection: Connection, empty: RunReport) -> tuple[int, dict]:
+    """The run's report (id, summary), created empty when missing, locked against the run's other writers
+    until the transaction ends.
+
+    The insert comes first and is a write even when the row exists: PostgreSQL waits there for a
+    concurrent first writer; SQLite (pysqlite opens its transaction at the first write, not at a read)
+    takes the database's write lock there, so the read below already holds it. PostgreSQL's row lock
+    (FOR UPDATE; SQLite has none and needs none) then serialises the writers of an existing report.
+    """
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    connection.execute(
+        dialect.insert(run_report)
+        .values(dag_id=empty.dag_id, run_id=empty.run_id, created_at=datetime.now(UTC), **_stored(empty))
+        .on_conflict_do_nothing(index_elements=["dag_id", "run_id"])
+    )
+    row = connection.execute(
+        select(run_report.c.id, run_report.c.summary_json)
+        .where(run_report.c.dag_id == empty.dag_id, run_report.c.run_id == empty.run_id)
+        .with_for_update()
+    ).one()
+    return row.id, json.loads(row.summary_json)
+
+
+def _stored(report: RunReport) -> dict[str, str]:
+    return {
         "status": report.status,
         "summary_json": json.dumps(asdict(report), sort_keys=True, default=str),
         "markdown": render_markdown(report),
     }
-    with engine.begin() as connection:
-        if current is None:
-            return connection.execute(
-                insert(run_report)
-                .values(dag_id=dag_id, run_id=run_id, created_at=datetime.now(UTC), **values)
-                .returning(run_report.c.id)
-            ).scalar_one()
-        connection.execute(update(run_report).where(run_report.c.id == current.id).values(**values))
-        return current.id
 
 
 def get_report(

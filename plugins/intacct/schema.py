@@ -107,7 +107,8 @@ intacct_api_usage = Table(
     Index("ix_intacct_api_usage_run", "run_id"),
 )
 
-# What each DAG run did, in numbers and in words; the Markdown is what the task log prints.
+# What each DAG run did, in numbers and in words; the Markdown is what the task log prints. One per run:
+# the unique key lets the run's tasks, finishing at once, create it exactly once (`intacct.report`).
 run_report = Table(
     "run_report",
     metadata,
@@ -118,7 +119,7 @@ run_report = Table(
     Column("status", String(20), nullable=False),
     Column("summary_json", Text, nullable=False),
     Column("markdown", Text, nullable=False),
-    Index("ix_run_report_dag_run", "dag_id", "run_id"),
+    UniqueConstraint("dag_id", "run_id", name="uq_run_report_dag_run"),
 )
 
 

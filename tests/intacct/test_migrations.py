@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, select, text
+from sqlalchemy import insert, inspect, select, text
+from sqlalchemy.exc import IntegrityError
 
 from intacct import migrations, schema
 
@@ -99,6 +100,55 @@ def test_existing_database_upgrades_in_place_without_losing_rows(empty_database_
         ("USERINFO", 7, 2, None),
     ]
     assert started_back == [started] * 3
+
+
+def test_runs_with_several_reports_keep_their_newest_one(empty_database_url, make_engine):
+    engine = make_engine(empty_database_url)
+    migrations.upgrade(engine, "0007")  # before a report was unique per run
+    at = datetime(2026, 11, 1, 8, 30, tzinfo=UTC)
+    rows = [
+        ("d", "run-1", "first"),
+        ("d", "run-1", "newest"),
+        ("d", "run-2", "only"),
+        ("e", "run-1", "other"),
+    ]
+    with engine.begin() as connection:
+        for dag_id, run_id, markdown in rows:
+            connection.execute(
+                insert(schema.run_report).values(
+                    dag_id=dag_id,
+                    run_id=run_id,
+                    created_at=at,
+                    status="success",
+                    summary_json="{}",
+                    markdown=markdown,
+                )
+            )
+
+    assert migrations.upgrade(engine, "0008") == "0008"
+
+    with engine.connect() as connection:
+        kept = connection.execute(
+            select(
+                schema.run_report.c.dag_id, schema.run_report.c.run_id, schema.run_report.c.markdown
+            ).order_by(schema.run_report.c.id)
+        ).all()
+    assert [tuple(r) for r in kept] == [
+        ("d", "run-1", "newest"),
+        ("d", "run-2", "only"),
+        ("e", "run-1", "other"),
+    ]
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(
+            insert(schema.run_report).values(
+                dag_id="d",
+                run_id="run-1",
+                created_at=at,
+                status="success",
+                summary_json="{}",
+                markdown="twin",
+            )
+        )
 
 
 def test_migrations_refuse_to_run_from_the_alembic_cli(tmp_path):
