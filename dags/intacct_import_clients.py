@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import dag
 
-from intacct.airflow import defaults
-from intacct.airflow import pipeline as p
-from intacct.airflow import tasks as t
-from intacct.airflow.selection import SelectIntacctRecords
-from intacct.apply import ImportRequest
+from intacct.airflow import dag_params, defaults, pipeline
 
 ENTITY = "client"
 DOC = """
@@ -29,36 +25,7 @@ The report (task `report`) lists counts per plan action, what was imported or sk
 links to existing clients, Intacct API calls spent this run and this month, and readiness.
 Clients are the first step of the integration: link or import them before departments and team members.
 """
-
-PARAMS = {
-    # Strings (one per line in the form); the validate task names every empty or repeated one.
-    "customer_ids": Param(
-        [],
-        type="array",
-        items={"type": "string"},
-        title="Intacct customer IDs",
-        description="CUSTOMERIDs to import, one per line. Empty: choose from a list during the run.",
-    ),
-    "select_all": Param(
-        False,
-        type="boolean",
-        title="Import every importable customer",
-        description="Instead of customer_ids or the list: all importable customers of the plan (narrowed by "
-        "name_filter and include_inactive). Customers that match an existing Forecast client are left out "
-        "and reported: link them, or name them in customer_ids.",
-    ),
-    "name_filter": Param(
-        None,
-        type=["null", "string"],
-        title="Name filter",
-        description="Only customers whose name contains this text (ignoring case), in the list to choose "
-        "from or with select_all.",
-    ),
-    "include_inactive": Param(False, type="boolean", title="Include inactive customers"),
-    "dry_run": Param(
-        False, type="boolean", title="Dry run", description="Write nothing; report what would happen."
-    ),
-}
+PARAMS = dag_params.import_params(ENTITY)
 
 
 @dag(
@@ -70,34 +37,7 @@ PARAMS = {
     **defaults.dag_defaults(),
 )
 def intacct_import_clients():
-    @task(pool=defaults.INTACCT_POOL, pool_slots=defaults.INTACCT_SLOTS, **defaults.EXTRACT_RETRIES)
-    def extract_customers(**context):
-        run = t.RunContext.from_airflow(context, ENTITY)
-        return t.extract_intacct(run, "CUSTOMER", slots=defaults.INTACCT_SLOTS)
-
-    @task
-    def import_selected(plan: dict, selection: dict, **context):
-        params = context["params"]
-        request = ImportRequest(
-            ENTITY,
-            tuple(selection["chosen_options"]),
-            include_inactive=params["include_inactive"],
-            dry_run=params["dry_run"],
-        )
-        run = t.RunContext.from_airflow(context, ENTITY)
-        chosen_by_person = not params["customer_ids"]
-        return t.import_selected(run, plan["plan_id"], request, chosen_by_person=chosen_by_person)
-
-    checked = p.validate_task(ENTITY, list(PARAMS), ids_param="customer_ids")
-    batch = extract_customers()
-    snapshot = p.snapshot_task(ENTITY)
-    checked >> [batch, snapshot]
-    planned = p.plan_task(ENTITY, batch, snapshot)
-    choose = SelectIntacctRecords(
-        task_id="choose_customers", entity_type=ENTITY, ids_param="customer_ids", plan_task_id="plan"
-    )
-    planned >> choose
-    import_selected(planned, choose.output) >> p.report_task(ENTITY)
+    pipeline.import_flow(ENTITY, list(PARAMS))
 
 
 intacct_import_clients()

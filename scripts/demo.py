@@ -3,7 +3,8 @@
 Everything runs on this machine and nothing waits on a human:
 - Intacct is the sandbox gateway (a generated company) on a free loopback port, served by this process;
 - the state database and Forecast are SQLite files under the demo's Airflow home (reset each run), and
-  Forecast is seeded with a few clients that already exist, so the plan has links to suggest;
+  Forecast is seeded with a few clients, a department and a person that already exist, so the plans have
+  links to suggest;
 - the DAGs run with `airflow dags test` and parameters, exactly as a data engineer would trigger them.
 """
 
@@ -21,7 +22,7 @@ sys.path[:0] = [str(REPO / "plugins"), str(REPO)]
 
 from intacct import db, migrations, report  # noqa: E402
 from intacct.forecast.sql import SqlForecastTarget, ensure_forecast_schema  # noqa: E402
-from intacct.forecast.target import NewClient  # noqa: E402
+from intacct.forecast.target import NewClient, NewDepartment, NewPerson  # noqa: E402
 from sandbox.intacct_gateway.server import GatewayServer  # noqa: E402
 
 AIRFLOW = str(REPO / ".venv" / "bin" / "airflow")
@@ -53,20 +54,48 @@ def run(cmd: list[str], env: dict[str, str], log: Path) -> int:
         return subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, check=False).returncode
 
 
-def seed_forecast(home: Path, customers: list[dict[str, str]]) -> list[int]:
-    """Forecast already has a few clients: two named like Intacct customers (to be linked), one of its own."""
+def seed_forecast(
+    home: Path, customers: list[dict[str, str]], users: list[dict[str, str]]
+) -> dict[str, list[int]]:
+    """Forecast already has some records: clients named like Intacct customers (to be linked) and one of
+    its own, a department of its own, and a person with an Intacct user's email (a suggested link)."""
     engine = db.open_engine(f"sqlite:///{home / db.FORECAST_DB_FILE}")
     ensure_forecast_schema(engine)
     target = SqlForecastTarget(engine)
-    existing = target.create_clients(
+    clients = target.create_clients(
         [
             NewClient(name=customers[0]["NAME"].upper()),
             NewClient(name=customers[1]["NAME"]),
             NewClient(name="Forecast-only Client A/S", city="Aarhus", country="DK"),
         ]
     )
+    target.create_departments([NewDepartment("Forecast-only Studio")])
+    profile = next(p.id for p in target.list_profiles() if p.name == "Collaborator")
+    people = target.create_people(
+        [
+            NewPerson(
+                users[0]["CONTACTINFO.FIRSTNAME"],
+                users[0]["CONTACTINFO.LASTNAME"],
+                users[0]["CONTACTINFO.EMAIL1"].upper(),
+                profile,
+            )
+        ]
+    )
     engine.dispose()
-    return [c.id for c in existing]
+    return {"clients": [c.id for c in clients], "people": [p.id for p in people]}
+
+
+def own_email_users(users: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Active users who can sign in and whose email is theirs alone: the ones Forecast can take."""
+    emails = [u["CONTACTINFO.EMAIL1"].lower() for u in users if u["CONTACTINFO.EMAIL1"]]
+    return [
+        u
+        for u in sorted(users, key=lambda u: u["LOGINID"])
+        if u["STATUS"] == "active"
+        and u["LOGINDISABLED"] == "false"
+        and u["CONTACTINFO.EMAIL1"]
+        and emails.count(u["CONTACTINFO.EMAIL1"].lower()) == 1
+    ]
 
 
 def main() -> int:
@@ -83,7 +112,8 @@ def main() -> int:
         customers = sorted(gateway.store.records("CUSTOMER"), key=lambda r: int(r["RECORDNO"]))
         active = [c for c in customers if c.get("STATUS") == "active" and c.get("NAME")]
         print(f"sandbox Intacct gateway on {gateway.endpoint}: {len(customers)} customers (seed 42)")
-        forecast_ids = seed_forecast(home, active)
+        users = own_email_users(gateway.store.records("USERINFO"))
+        seeded = seed_forecast(home, active, users)
         state = db.open_engine(f"sqlite:///{home / db.STATE_DB_FILE}")
         migrations.upgrade(state)
         env = airflow_env(home, gateway)
@@ -105,13 +135,30 @@ def main() -> int:
                 {
                     "links": [
                         {
-                            "forecast_client_id": forecast_ids[0],
+                            "forecast_client_id": seeded["clients"][0],
                             "intacct_customer_id": active[0]["CUSTOMERID"],
                         },
                         {
-                            "forecast_client_id": forecast_ids[1],
+                            "forecast_client_id": seeded["clients"][1],
                             "intacct_customer_id": active[1]["CUSTOMERID"],
                         },
+                    ]
+                },
+            ),
+            ("intacct_import_departments", {"select_all": True}),
+            (
+                "intacct_import_team_members",
+                {
+                    "user_ids": [u["LOGINID"] for u in users[1:9]],
+                    "permission_level": "Collaborator",
+                    "assign_departments": True,
+                },
+            ),
+            (
+                "intacct_link_team_members",
+                {
+                    "links": [
+                        {"forecast_person_id": seeded["people"][0], "intacct_user_id": users[0]["LOGINID"]}
                     ]
                 },
             ),

@@ -30,6 +30,7 @@ from sqlalchemy import Engine, delete, insert, select
 from intacct import links as link_store
 from intacct import plan as plans
 from intacct import staging
+from intacct.entities import entity
 from intacct.forecast import target as ft
 from intacct.locks import ApplyBusy, apply_lock  # noqa: F401  (ApplyBusy: callers catch it from here)
 from intacct.objects import EMPLOYEE, OBJECTS, USERINFO
@@ -73,7 +74,8 @@ class ImportOutcome:
     created: list[tuple[str, int | None]] = field(default_factory=list)  # (Intacct key, Forecast id)
     recovered: list[tuple[str, int]] = field(default_factory=list)
     skipped_linked: list[str] = field(default_factory=list)
-    without_department: list[str] = field(default_factory=list)
+    # (Intacct key, the Intacct DEPARTMENTID to link first; None without an employee or its department)
+    without_department: list[tuple[str, str | None]] = field(default_factory=list)
     # (Intacct key, Forecast person, department before, department after)
     department_updates: list[tuple[str, int, int | None, int]] = field(default_factory=list)
 
@@ -93,7 +95,7 @@ class _Selection:
 
     to_create: dict[str, tuple[int | None, object]]  # key -> (recordno, New* payload)
     skipped_linked: list[str]
-    without_department: list[str]
+    without_department: list[tuple[str, str | None]]
     department_updates: list[tuple[str, int, int | None, int]]
 
 
@@ -136,6 +138,29 @@ def _resolve_profile(target: ft.ForecastTarget, profile: str | int | None) -> in
     raise ImportRefused(
         [f"permission_level {profile!r} is not a Forecast permission profile: use one of {names}"]
     )
+
+
+def _department_links(state_engine: Engine) -> list[link_store.Link]:
+    """The department links that assigning needs; refused when there is none at all."""
+    found = link_store.links(state_engine, "department")
+    if not found:
+        raise ImportRefused(
+            [
+                "assign_departments was asked for, but no Intacct department is linked to Forecast yet: "
+                "import or link departments first"
+            ]
+        )
+    return found
+
+
+def check_team_member_options(
+    state_engine: Engine, target: ft.ForecastTarget, *, profile: str | int | None, assign_departments: bool
+) -> None:
+    """Refuse, before anything is read from Intacct, a team-member import that cannot work whatever is
+    selected: no or an unknown permission profile, or departments to assign with none linked."""
+    _resolve_profile(target, profile)
+    if assign_departments:
+        _department_links(state_engine)
 
 
 def _employee_departments(
@@ -191,12 +216,7 @@ def _request_problems(header, request: ImportRequest, target: ft.ForecastTarget,
         problems.append(f"plan {plan_id} is a {header['entity_type']} plan, not a {request.entity_type} plan")
     if request.employee_join not in EMPLOYEE_JOINS:
         problems.append(f"employee_join {request.employee_join!r} is not one of {', '.join(EMPLOYEE_JOINS)}")
-    capability = {
-        "client": ft.CREATE_CLIENTS,
-        "department": ft.CREATE_DEPARTMENTS,
-        "person": ft.CREATE_PEOPLE,
-    }
-    if not target.supports(capability[request.entity_type]):
+    if not target.supports(entity(request.entity_type).create_capability):
         problems.append(f"{target.describe()} cannot create {request.entity_type}s: link them instead")
     duplicates = sorted(k for k, n in Counter(request.keys).items() if n > 1)
     problems += [f"{k!r} is selected more than once" for k in duplicates]
@@ -209,7 +229,7 @@ def _classify(
     state_engine: Engine, plan_id: int, header, request: ImportRequest
 ) -> tuple[dict[str, dict], list[str], list[str]]:
     """Sort the selected keys into (staged rows to create, keys already linked, problems)."""
-    spec = plans.entity(request.entity_type)
+    spec = entity(request.entity_type)
     rows = {r.intacct_key: r for r in plans.plan_rows(state_engine, plan_id, keys=request.keys)}
     staged = _staged_rows(state_engine, spec.intacct_object, header["intacct_batch_id"], request.keys)
     to_create: dict[str, dict] = {}
@@ -235,7 +255,7 @@ def _classify(
 class _TeamMemberSettings:
     profile_id: int | None = None
     departments: dict[str, int | None] = field(default_factory=dict)
-    without_department: list[str] = field(default_factory=list)
+    without_department: list[tuple[str, str | None]] = field(default_factory=list)
     updates: list[tuple[str, int, int | None, int]] = field(default_factory=list)
 
 
@@ -245,38 +265,35 @@ def _team_member_settings(
     header,
     request: ImportRequest,
     to_create: dict[str, dict],
-    skipped: list[str],
 ) -> _TeamMemberSettings:
     """The profile and, when asked for, each person's Forecast department (refusing what cannot work)."""
     settings = _TeamMemberSettings(profile_id=_resolve_profile(target, request.profile))
     if not request.assign_departments:
         return settings
+    all_links = _department_links(state_engine)
     # A linked department deleted in Forecast since counts as not linked: its people go without one.
     existing = {d.id for d in target.list_departments()}
-    all_links = link_store.links(state_engine, "department")
     department_links = {
         link.intacct_key: link.forecast_id for link in all_links if link.forecast_id in existing
     }
-    if not all_links:
-        raise ImportRefused(
-            [
-                "assign_departments was asked for, but no Intacct department is linked to Forecast yet: "
-                "import or link departments first"
-            ]
-        )
-    users = {**to_create, **_staged_rows(state_engine, USERINFO.name, header["intacct_batch_id"], skipped)}
+    # As the product does: the people imported now, and every team member synced before whose Intacct
+    # department changed since (those of this run's users extraction).
+    linked_people = {link.intacct_key: link.forecast_id for link in link_store.links(state_engine, "person")}
+    synced = _staged_rows(state_engine, USERINFO.name, header["intacct_batch_id"], sorted(linked_people))
+    users = {**synced, **to_create}
     employee_departments = _employee_departments(
         state_engine, users, request.employee_batch_id, request.employee_join
     )
     for key in users:
         settings.departments[key] = department_links.get(employee_departments.get(key) or "")
-    settings.without_department = sorted(k for k, d in settings.departments.items() if d is None)
-    linked_people = {link.intacct_key: link.forecast_id for link in link_store.links(state_engine, "person")}
-    current = {p.id: p.department_id for p in target.list_people()} if skipped else {}
-    for key in skipped:
-        person, department = linked_people.get(key), settings.departments.get(key)
-        if person is not None and department is not None and current.get(person) != department:
-            settings.updates.append((key, person, current.get(person), department))
+    settings.without_department = sorted(
+        (k, employee_departments.get(k)) for k in to_create if settings.departments[k] is None
+    )
+    current = {p.id: p.department_id for p in target.list_people()} if synced else {}
+    for key in sorted(synced):
+        person, department = linked_people[key], settings.departments.get(key)
+        if person in current and department is not None and current[person] != department:
+            settings.updates.append((key, person, current[person], department))
     return settings
 
 
@@ -293,7 +310,7 @@ def check_import(
         raise ImportRefused(problems)
     people = _TeamMemberSettings()
     if request.entity_type == "person" and (to_create or skipped):
-        people = _team_member_settings(state_engine, target, header, request, to_create, skipped)
+        people = _team_member_settings(state_engine, target, header, request, to_create)
     try:
         payloads = {
             key: (
@@ -314,12 +331,6 @@ def check_import(
 
 # -- writing -------------------------------------------------------------------------------------------
 
-_CREATE = {
-    "client": ("create_clients", "list_clients", ft.NewClient),
-    "department": ("create_departments", "list_departments", ft.NewDepartment),
-    "person": ("create_people", "list_people", ft.NewPerson),
-}
-
 
 def _payload_json(payload) -> str:
     return json.dumps({"type": type(payload).__name__, **vars(payload)}, sort_keys=True)
@@ -328,7 +339,7 @@ def _payload_json(payload) -> str:
 def _payload_from_json(entity_type: str, text: str):
     values = json.loads(text)
     values.pop("type")
-    return _CREATE[entity_type][2](**values)
+    return entity(entity_type).new_record(**values)
 
 
 def _matches(record, payload) -> bool:
@@ -424,7 +435,7 @@ def _recover(
     existing = link_store.links(state_engine, entity_type)
     linked_keys = {link.intacct_key for link in existing}
     taken = {link.forecast_id for link in existing}
-    records = sorted(getattr(target, _CREATE[entity_type][1])(), key=lambda r: r.id)
+    records = sorted(getattr(target, entity(entity_type).list_method)(), key=lambda r: r.id)
     recovered: list[tuple[str, int | None, int]] = []
     redo: list[tuple[str, int | None, object]] = []
     stale: list[str] = []
@@ -532,7 +543,7 @@ def import_selected(
         return outcome
 
     entity_type = request.entity_type
-    create = getattr(target, _CREATE[entity_type][0])
+    create = getattr(target, entity(entity_type).create_method)
     with apply_lock(state_engine, entity_type, owner=_lock_owner(run_id)) as heartbeat:
         recovered, redo = _recover(state_engine, target, entity_type, run_id=run_id, actor=actor)
         outcome.recovered = recovered
@@ -545,7 +556,7 @@ def import_selected(
         ]
         pending_keys = {k for k, _ in pending}
         pending += [(k, (recordno, payload)) for k, recordno, payload in redo if k not in pending_keys]
-        floor = max((r.id for r in getattr(target, _CREATE[entity_type][1])()), default=0)
+        floor = max((r.id for r in getattr(target, entity(entity_type).list_method)()), default=0)
         for start in range(0, len(pending), batch_size):
             chunk = pending[start : start + batch_size]
             mark("before_intent")
@@ -614,7 +625,7 @@ def check_links(state_engine: Engine, plan_id: int, request: LinkRequest) -> dic
     Raises `LinkRequestRefused` listing every offending pair; nothing is written.
     """
     header = _plan_header(state_engine, plan_id)
-    spec = plans.entity(request.entity_type)
+    spec = entity(request.entity_type)
     if header["entity_type"] != request.entity_type:
         raise link_store.LinkRequestRefused([f"plan {plan_id} is a {header['entity_type']} plan"])
     staged = _staged_rows(

@@ -1,7 +1,8 @@
-"""What an operator can choose to import from a plan: the offered records, by name, and "all of them".
+"""What an operator can choose from a plan: records to import (by name, or "all of them") and links.
 
 The selection step (a person picks from a list) and `select_all` (no list at all: a company of 18,000
-customers does not fit a command line) read the same candidates, so they can never disagree.
+customers does not fit a command line) read the same candidates, so they can never disagree; the link
+DAGs' selection step offers the plan's suggested links.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from sqlalchemy import Engine
 
 from intacct import apply, staging
 from intacct import plan as plans
+from intacct.entities import entity
+from intacct.links import LinkPair
 from intacct.objects import OBJECTS
 
 
@@ -19,6 +22,7 @@ from intacct.objects import OBJECTS
 class Candidate:
     key: str  # the Intacct id
     name: str
+    email: str  # users: how a person tells two namesakes apart ("" for other records)
     matches_forecast: bool  # a Forecast record looks like it (a suggested link): importing adds a twin
 
 
@@ -37,12 +41,13 @@ def candidates(
     those whose name contains `name_filter` (ignoring case)."""
     header = plans.plan_header(engine, plan_id)
     rows = apply.importable_rows(engine, plan_id, include_inactive=include_inactive)
-    spec = OBJECTS[plans.entity(header["entity_type"]).intacct_object]
+    spec = OBJECTS[entity(header["entity_type"]).intacct_object]
     staged = staging.rows_by_key(engine, spec, header["intacct_batch_id"], [r.intacct_key for r in rows])
-    found = [
-        Candidate(r.intacct_key, display_name(staged.get(r.intacct_key, {})), r.forecast_id is not None)
-        for r in rows
-    ]
+    found = []
+    for r in rows:
+        row = staged.get(r.intacct_key, {})
+        email = str(row.get("fc_email") or "")
+        found.append(Candidate(r.intacct_key, display_name(row), email, r.forecast_id is not None))
     if name_filter:
         wanted = name_filter.casefold()
         found = [c for c in found if wanted in c.name.casefold()]
@@ -64,3 +69,29 @@ def select_all(
     return AllImportable(
         [c.key for c in found if not c.matches_forecast], [c for c in found if c.matches_forecast]
     )
+
+
+def suggested_links(
+    engine: Engine, plan_id: int, *, name_filter: str | None = None
+) -> list[tuple[str, LinkPair]]:
+    """The plan's suggested links as (label, pair), most confident first: the label (ids, confidence and
+    reason, no names) is what a person picks in the link DAGs' selection step."""
+    header = plans.plan_header(engine, plan_id)
+    e = entity(header["entity_type"])
+    rows = sorted(
+        plans.plan_rows(engine, plan_id, actions=["suggest_link"]),
+        key=lambda r: (-(r.confidence or 0), r.intacct_key or ""),
+    )
+    if name_filter:
+        staged = staging.rows_by_key(
+            engine, OBJECTS[e.intacct_object], header["intacct_batch_id"], [r.intacct_key for r in rows]
+        )
+        wanted = name_filter.casefold()
+        rows = [r for r in rows if wanted in display_name(staged.get(r.intacct_key, {})).casefold()]
+    return [
+        (
+            f"{r.intacct_key} → Forecast {e.forecast_record} {r.forecast_id} ({r.confidence:.0%}: {r.reason})",
+            LinkPair(r.forecast_id, r.intacct_key),
+        )
+        for r in rows
+    ]

@@ -15,10 +15,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, and_, delete, insert, or_, select
 
+from intacct.entities import ENTITY_TYPES
 from intacct.refusal import Refused
 from intacct.schema import intacct_audit, intacct_link
-
-ENTITY_TYPES = ("client", "department", "person")
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from sqlalchemy import Engine, delete, func, insert, select
 from sqlalchemy.exc import NoResultFound
 
 from intacct import snapshot, staging
+from intacct.entities import ENTITIES, entity  # noqa: F401  (the plan's entities, re-exported)
 from intacct.schema import intacct_plan, intacct_plan_row, intacct_plan_source, intacct_plan_target
 from intacct.sql import run_file
 
@@ -40,51 +41,6 @@ ACTIONS = (
     "source_deleted",
     "orphan_link",
 )
-
-
-@dataclass(frozen=True)
-class EntityPlan:
-    """How one entity type is planned: its objects, compared fields and match keys."""
-
-    entity_type: str
-    intacct_object: str
-    fields: tuple[str, ...]  # the Forecast fields compared, in the order of v1..v6
-    key1_label: str
-    key1_confidence: float
-    key2_label: str = ""
-    key2_confidence: float = 0.0
-    key1_unique: bool = False  # two Intacct records sharing key1 is a conflict (users' emails)
-
-
-ENTITIES: dict[str, EntityPlan] = {
-    e.entity_type: e
-    for e in (
-        EntityPlan(
-            "client",
-            "CUSTOMER",
-            ("name", "street", "zip", "city", "country", "vat_number"),
-            key1_label="name (ignoring case, accents, punctuation and legal suffixes)",
-            key1_confidence=0.9,
-        ),
-        EntityPlan(
-            "department",
-            "DEPARTMENT",
-            ("name",),
-            key1_label="name (ignoring case, accents and punctuation)",
-            key1_confidence=0.9,
-        ),
-        EntityPlan(
-            "person",
-            "USERINFO",
-            ("first_name", "last_name", "email"),
-            key1_label="email",
-            key1_confidence=0.95,
-            key2_label="name",
-            key2_confidence=0.6,
-            key1_unique=True,
-        ),
-    )
-}
 
 
 @dataclass(frozen=True)
@@ -106,15 +62,6 @@ class PlanResult:
     batch_kind: str
     snapshot_id: int
     counts: dict[str, int]
-
-
-def entity(entity_type: str) -> EntityPlan:
-    try:
-        return ENTITIES[entity_type]
-    except KeyError:
-        raise ValueError(
-            f"unknown entity type {entity_type!r}: expected one of {', '.join(ENTITIES)}"
-        ) from None
 
 
 def build_plan(

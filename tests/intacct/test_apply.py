@@ -330,10 +330,11 @@ def test_team_members_get_the_profile_and_their_linked_department(world):
     assert people["ada@example.com"].department_id == eng
     assert people["alan@example.com"].department_id == ops
     assert people["grace@example.com"].department_id is None
-    assert outcome.without_department == ["nodept"]
+    assert outcome.without_department == [("nodept", "UNLINKED")]  # the department to link first
 
 
-def test_already_linked_people_get_their_department_when_asked(world):
+def ada_synced_without_department(world):
+    """Departments linked, Ada already in Forecast (no department) and linked: (ENG's id, Ada, plan id)."""
     eng, _ = link_departments(world)
     profile = world.target.list_profiles()[0].id
     (ada,) = world.target.create_people([NewPerson("Ada", "Lovelace", "ada@example.com", profile)])
@@ -349,6 +350,11 @@ def test_already_linked_people_get_their_department_when_asked(world):
         )
     world.stage(EMPLOYEE, employees())
     plan_id = world.plan("person", world.stage(USERINFO, users()))
+    return eng, ada, plan_id
+
+
+def test_already_linked_people_get_their_department_when_asked(world):
+    eng, ada, plan_id = ada_synced_without_department(world)
     request = apply.ImportRequest("person", ("ada",), profile="Collaborator", assign_departments=True)
 
     outcome = apply.import_selected(world.state, world.target, plan_id, request, run_id="r")
@@ -356,6 +362,17 @@ def test_already_linked_people_get_their_department_when_asked(world):
     assert outcome.skipped_linked == ["ada"] and outcome.department_updates == [("ada", ada.id, None, eng)]
     assert world.target.list_people()[0].department_id == eng
     assert ("update", "ada") in world.audit_actions()
+
+
+def test_assigning_departments_also_moves_synced_team_members_not_selected_now(world):
+    eng, ada, plan_id = ada_synced_without_department(world)
+    request = apply.ImportRequest("person", ("alan",), profile="Collaborator", assign_departments=True)
+
+    outcome = apply.import_selected(world.state, world.target, plan_id, request, run_id="r")
+
+    assert [k for k, _ in outcome.created] == ["alan"]
+    assert outcome.department_updates == [("ada", ada.id, None, eng)]  # synced before, moved in Intacct
+    assert {p.email: p.department_id for p in world.target.list_people()}["ada@example.com"] == eng
 
 
 @pytest.mark.parametrize(
@@ -473,7 +490,7 @@ def test_a_linked_department_deleted_in_forecast_leaves_the_person_without_one_a
 
     outcome = apply.import_selected(world.state, world.target, plan_id, request, run_id="r")
 
-    assert outcome.without_department == ["ada"]
+    assert outcome.without_department == [("ada", "ENG")]
     assert world.target.list_people()[0].department_id is None
     assert world.intents() == 0
 

@@ -1,7 +1,8 @@
-"""The tasks every Intacct DAG has in common, as TaskFlow tasks ready to wire.
+"""The tasks every Intacct DAG has in common, and the two flows built from them.
 
-A DAG file calls these with its entity type and adds its own extract and apply tasks in between, so the
-validate → … → snapshot → plan → … → report skeleton is written once.
+`import_flow` (validate → extract → snapshot → plan → choose → import → report) and `link_flow`
+(validate → extract → snapshot → plan → choose links → link → report) wire a whole DAG for any entity
+of the registry (`intacct.entities`), so a DAG file only declares its params and documentation.
 """
 
 from __future__ import annotations
@@ -10,7 +11,18 @@ from collections.abc import Sequence
 
 from airflow.sdk import TriggerRule, task
 
+from intacct.airflow import defaults
 from intacct.airflow import tasks as t
+from intacct.entities import entity
+from intacct.objects import spec_for
+
+# The Intacct objects an extraction task is named after: extract_customers, extract_employees, …
+_OBJECT_TASK_NAMES = {
+    "CUSTOMER": "customers",
+    "DEPARTMENT": "departments",
+    "USERINFO": "users",
+    "EMPLOYEE": "employees",
+}
 
 
 def validate_task(entity_type: str, declared: Sequence[str], *, ids_param: str | None = None):
@@ -47,3 +59,79 @@ def report_task(entity_type: str):
         return t.finish_report(run, upstream_failed=t.upstream_failed(context))
 
     return report()
+
+
+def extract_task(
+    entity_type: str, object_name: str, *, needed_when: str | None = None, targeted: bool = False
+):
+    """Extract one Intacct object in the `intacct_api` pool, holding as many slots as it sends requests.
+
+    `needed_when` names a boolean param without which the task reads nothing (a side object only some
+    runs need, e.g. employees for department assignment). `targeted` reads only the records a link
+    DAG's `links` name (a few calls whatever the company's size), or everything when they name none, so
+    that the plan can suggest links.
+    """
+    spec_for(object_name)  # an unknown object fails when the DAG file is parsed, not when it runs
+
+    @task(
+        task_id=f"extract_{_OBJECT_TASK_NAMES[object_name]}",
+        pool=defaults.INTACCT_POOL,
+        pool_slots=defaults.INTACCT_SLOTS,
+        **defaults.EXTRACT_RETRIES,
+    )
+    def extract(**context):
+        params = context["params"]
+        if needed_when and not params.get(needed_when):
+            return None
+        run = t.RunContext.from_airflow(context, entity_type)
+        keys = t.link_extraction_keys(entity_type, params) if targeted else None
+        return t.extract_intacct(run, object_name, keys=keys, slots=defaults.INTACCT_SLOTS)
+
+    return extract()
+
+
+def import_flow(entity_type: str, declared: Sequence[str], *, side_objects: Sequence[tuple[str, str]] = ()):
+    """Wire an import DAG: `side_objects` are (Intacct object, the boolean param that needs it)."""
+    from intacct.airflow.selection import SelectIntacctRecords
+
+    e = entity(entity_type)
+    checked = validate_task(entity_type, declared, ids_param=e.ids_param)
+    batch = extract_task(entity_type, e.intacct_object)
+    sides = {obj: extract_task(entity_type, obj, needed_when=param) for obj, param in side_objects}
+    snapshot = snapshot_task(entity_type)
+    checked >> [batch, snapshot, *sides.values()]
+    planned = plan_task(entity_type, batch, snapshot)
+    choose = SelectIntacctRecords(
+        task_id=f"choose_{e.intacct_records}", entity_type=entity_type, plan_task_id="plan"
+    )
+    planned >> choose
+
+    @task
+    def import_selected(plan: dict, selection: dict, side_batches: dict, **context):
+        run = t.RunContext.from_airflow(context, entity_type)
+        return t.import_chosen(run, plan["plan_id"], selection, context["params"], side_batches)
+
+    imported = import_selected(planned, choose.output, sides)
+    imported >> report_task(entity_type)
+
+
+def link_flow(entity_type: str, declared: Sequence[str]):
+    """Wire a link DAG: the pairs named in `links` (and `unlink`), or, when none are named, the plan's
+    suggested links that a person picks."""
+    from intacct.airflow.selection import SelectLinks
+
+    e = entity(entity_type)
+    checked = validate_task(entity_type, declared)
+    batch = extract_task(entity_type, e.intacct_object, targeted=True)
+    snapshot = snapshot_task(entity_type)
+    checked >> [batch, snapshot]
+    planned = plan_task(entity_type, batch, snapshot)
+    choose = SelectLinks(task_id="choose_links", entity_type=entity_type, plan_task_id="plan")
+    planned >> choose
+
+    @task
+    def link(plan: dict, selection: dict, **context):
+        run = t.RunContext.from_airflow(context, entity_type)
+        return t.link_chosen(run, plan["plan_id"], selection, context["params"])
+
+    link(planned, choose.output) >> report_task(entity_type)

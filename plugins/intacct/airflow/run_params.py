@@ -11,16 +11,9 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from intacct.entities import entity
 from intacct.links import LinkPair
 from intacct.refusal import Refused
-
-# The keys of one link pair in a link DAG's `links` param: (Forecast id, Intacct key).
-LINK_PAIR_KEYS = {
-    "client": ("forecast_client_id", "intacct_customer_id"),
-    "person": ("forecast_person_id", "intacct_user_id"),
-    "department": ("forecast_department_id", "intacct_department_id"),
-}
-
 
 # A JSON-schema type that admits any entry: for list params whose entries the checks here judge, so
 # Airflow's schema check (first error only) never answers before they do. Not "string": the trigger form
@@ -69,7 +62,7 @@ def ids(values: Any, name: str) -> tuple[str, ...]:
 
 
 def _link_pairs(entity_type: str, raw: Any) -> tuple[list[LinkPair], list[str]]:
-    forecast_key, intacct_key = LINK_PAIR_KEYS[entity_type]
+    forecast_key, intacct_key = entity(entity_type).link_keys
     if raw is None:
         return [], []
     if not isinstance(raw, list):

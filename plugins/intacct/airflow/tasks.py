@@ -21,7 +21,7 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowFailException
 from sqlalchemy import Engine
 
-from intacct import apply, db, extract, migrations, report, snapshot, staging, usage
+from intacct import apply, choices, db, extract, migrations, report, snapshot, staging, usage
 from intacct import plan as plans
 from intacct.airflow import connections, run_params
 from intacct.airflow.hooks import IntacctConnectionError, IntacctHook
@@ -171,6 +171,13 @@ def validate(
     """First task of every DAG: refuse what can be refused before anything is read or written."""
     with reporting(run) as engine:
         selected = run_params.check_request(run.entity_type, conf, params, declared, ids_param=ids_param)
+        if "permission_level" in params:
+            apply.check_team_member_options(
+                engine,
+                forecast_target(),
+                profile=params.get("permission_level"),
+                assign_departments=bool(params.get("assign_departments")),
+            )
         report.update_report(
             engine, run.dag_id, run.run_id, run.entity_type, dry_run=bool(params.get("dry_run"))
         )
@@ -240,12 +247,15 @@ def extract_intacct(
                     result = extract.extract_full(client, engine, spec, run_id=run.run_id, options=options)
             except BaseException:
                 client.close()
-                # Calls spent on a failed extraction are billed too; recording them must not hide the error.
+                # Calls spent on a failed extraction are billed too; recording them (and the retries it
+                # spent) must not hide the error.
                 with contextlib.suppress(Exception):
                     usage.record_calls(engine, run.usage_key, counter.drain())
+                    _record_retries(engine, run, spec.name, client.retry_summary())
                 raise
             client.close()
             usage.record_calls(engine, run.usage_key, counter.drain())
+            _record_retries(engine, run, spec.name, client.retry_summary())
         recent_batches, _ = plans.recent_plan_inputs(engine, PLAN_PROTECTION)
         staging.prune_batches(engine, spec.name, keep=batch_retention(), protected=recent_batches)
         log.info("%s: %s batch %s with %d records", spec.name, result.kind, result.batch_id, result.rows)
@@ -255,6 +265,17 @@ def extract_intacct(
             "rows": result.rows,
             "api_calls": result.api_calls,
         }
+
+
+def _record_retries(engine: Engine, run: RunContext, object_name: str, summary: str) -> None:
+    """State in the report what the task's retry budget was and how much of it went (per extraction)."""
+    report.update_report(
+        engine,
+        run.dag_id,
+        run.run_id,
+        run.entity_type,
+        details={f"Intacct {object_name} extraction": [summary]},
+    )
 
 
 # -- snapshot and plan ---------------------------------------------------------------------------------
@@ -276,7 +297,8 @@ def snapshot_forecast(run: RunContext) -> dict[str, Any]:
                 run.entity_type,
                 details={
                     "Linked before planning (an interrupted run had created them)": [
-                        f"{key} → Forecast {forecast_id}" for key, forecast_id in settled.linked
+                        f"{key} → {report.describe_forecast(run.entity_type, forecast_id, None)}"
+                        for key, forecast_id in settled.linked
                     ],
                     "Left open by an interrupted run before reaching Forecast (select them again)": (
                         settled.dropped
@@ -315,24 +337,127 @@ def build_plan(run: RunContext, batch: Mapping[str, Any], snapshot_id: int) -> d
 # -- apply ---------------------------------------------------------------------------------------------
 
 
-def import_selected(
-    run: RunContext, plan_id: int, request: apply.ImportRequest, *, chosen_by_person: bool = False
+def import_chosen(
+    run: RunContext,
+    plan_id: int,
+    selection: Mapping[str, Any],
+    params: Mapping[str, Any],
+    side_batches: Mapping[str, Any] | None = None,
 ) -> dict[str, int]:
-    """Import a selection; an empty choice made in the selection step is nothing to do, not a refusal."""
+    """Import what the selection step passed on (ids named in the params, all importable, or a person's
+    pick), with the run's options; an empty choice is nothing to do, not a refusal."""
+    side_batches = side_batches or {}
+    employees = side_batches.get("EMPLOYEE")
+    request = apply.ImportRequest(
+        run.entity_type,
+        tuple(selection.get("chosen_options") or ()),
+        include_inactive=bool(params.get("include_inactive")),
+        profile=params.get("permission_level"),
+        assign_departments=bool(params.get("assign_departments")),
+        employee_batch_id=employees["batch_id"] if employees else None,
+        dry_run=bool(params.get("dry_run")),
+    )
+    departments = side_batches.get("DEPARTMENT")
+    return import_selected(
+        run, plan_id, request, department_batch_id=departments["batch_id"] if departments else None
+    )
+
+
+def import_selected(
+    run: RunContext, plan_id: int, request: apply.ImportRequest, *, department_batch_id: int | None = None
+) -> dict[str, int]:
+    """Import a checked selection and put what happened, by name, into the run's report."""
     with reporting(run) as engine:
-        if chosen_by_person and not request.keys:
+        if not request.keys:
             return _record_outcome(engine, run, {"created": 0}, {"Notes": ["nothing was selected to import"]})
         outcome = apply.import_selected(
             engine, forecast_target(), plan_id, request, run_id=run.run_id, actor=run.actor
         )
+        keys = [
+            *outcome.skipped_linked,
+            *(k for k, _ in outcome.recovered),
+            *(k for k, _ in outcome.created),
+            *(k for k, _ in outcome.without_department),
+            *(k for k, *_ in outcome.department_updates),
+        ]
+        names = report.intacct_names(engine, plan_id, keys)
+
+        def named(key: str) -> str:
+            return report.describe(key, names.get(key))
+
         details = {
-            "Already linked, skipped": outcome.skipped_linked,
-            "Recovered from an interrupted run": [k for k, _ in outcome.recovered],
-            "Imported without a department (employee or department not linked)": outcome.without_department,
+            "Skipped: already linked": [named(k) for k in outcome.skipped_linked],
+            "Recovered from an interrupted run": [named(k) for k, _ in outcome.recovered],
+            ("Would import" if outcome.dry_run else "Imported"): [named(k) for k, _ in outcome.created],
         }
-        verb = "Would import" if outcome.dry_run else "Imported"
-        details[verb] = [k for k, _ in outcome.created]
+        if request.entity_type == "person" and request.assign_departments:
+            details["Without a department (import or link it first)"] = _missing_departments(
+                engine, outcome.without_department, department_batch_id, named
+            )
+            verb = "would move" if outcome.dry_run else "moved"
+            details["Department assignments"] = [
+                f"{named(key)}: Forecast person {person} {verb} from department {before} to {after}"
+                for key, person, before, after in outcome.department_updates
+            ]
         return _record_outcome(engine, run, outcome.counts(), details)
+
+
+def _missing_departments(
+    engine: Engine, missing: Sequence[tuple[str, str | None]], department_batch_id: int | None, named
+) -> list[str]:
+    """Each person left without a department, with the Intacct department to import or link first."""
+    wanted = sorted({d for _, d in missing if d})
+    departments = (
+        staging.rows_by_key(engine, spec_for("DEPARTMENT"), department_batch_id, wanted)
+        if department_batch_id and wanted
+        else {}
+    )
+    lines = []
+    for key, department_id in missing:
+        if department_id is None:
+            lines.append(
+                f"{named(key)}: no Intacct employee with a department (an employee private to an entity "
+                "is read only with show_private)"
+            )
+        else:
+            title = (departments.get(department_id) or {}).get("fc_name")
+            lines.append(
+                f"{named(key)}: Intacct department {report.describe(department_id, title)} is not linked"
+            )
+    return lines
+
+
+def link_extraction_keys(entity_type: str, params: Mapping[str, Any]) -> list[str] | None:
+    """What a link DAG reads from Intacct: the records its pairs name; nothing for an unlink alone; and,
+    when it names nothing, everything, so that the plan can suggest links."""
+    pairs = run_params.link_pairs(entity_type, params.get("links"))
+    if pairs:
+        return [p.intacct_key for p in pairs]
+    return [] if params.get("unlink") else None
+
+
+def link_chosen(
+    run: RunContext, plan_id: int, selection: Mapping[str, Any], params: Mapping[str, Any]
+) -> dict[str, int]:
+    """Link the pairs named in the params, or the suggested links a person chose in the selection step."""
+    pairs = run_params.link_pairs(run.entity_type, params.get("links"))
+    chosen = selection.get("chosen_options") or []
+    if not pairs and chosen:
+        offered = dict(
+            choices.suggested_links(state_engine(), plan_id, name_filter=params.get("name_filter"))
+        )
+        pairs = tuple(offered[label] for label in chosen if label in offered)
+    request = apply.LinkRequest(
+        run.entity_type,
+        links=pairs,
+        unlink=run_params.forecast_ids(params.get("unlink"), "unlink"),
+        relink=bool(params.get("relink")),
+        dry_run=bool(params.get("dry_run")),
+    )
+    if not request.links and not request.unlink:
+        with reporting(run) as engine:
+            return _record_outcome(engine, run, {"linked": 0}, {"Notes": ["nothing was chosen to link"]})
+    return link_selected(run, plan_id, request)
 
 
 def link_selected(run: RunContext, plan_id: int, request: apply.LinkRequest) -> dict[str, int]:
@@ -341,9 +466,19 @@ def link_selected(run: RunContext, plan_id: int, request: apply.LinkRequest) -> 
         linked, unlinked = (
             ("Would be linked", "Would be unlinked") if outcome.dry_run else ("Linked", "Unlinked")
         )
+        names = report.intacct_names(engine, plan_id, [p.intacct_key for p in outcome.linked])
+        forecast = report.forecast_names(
+            engine, plan_id, [p.forecast_id for p in outcome.linked] + list(outcome.unlinked)
+        )
         details = {
-            linked: [f"{p.intacct_key} → Forecast {p.forecast_id}" for p in outcome.linked],
-            unlinked: [f"Forecast {i}" for i in outcome.unlinked],
+            linked: [
+                f"{report.describe(p.intacct_key, names.get(p.intacct_key))} → "
+                f"{report.describe_forecast(run.entity_type, p.forecast_id, forecast.get(p.forecast_id))}"
+                for p in outcome.linked
+            ],
+            unlinked: [
+                report.describe_forecast(run.entity_type, i, forecast.get(i)) for i in outcome.unlinked
+            ],
         }
         return _record_outcome(engine, run, outcome.counts(), details)
 

@@ -39,6 +39,7 @@ from sqlalchemy import (
 from intacct.forecast.target import (
     ALL_CAPABILITIES,
     CLIENT_FIELDS,
+    DEFAULT_PROFILES,
     DEPARTMENT_FIELDS,
     PERSON_FIELDS,
     ForecastClient,
@@ -58,8 +59,6 @@ from intacct.schema import UtcDateTime
 
 # Rows per INSERT statement: well under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters.
 CHUNK_ROWS = 1000
-# The profiles every Forecast company starts with (its five core permission levels).
-DEFAULT_PROFILES = ("Admin", "Controller", "Manager", "Coordinator", "Collaborator")
 # Any fixed number works: it only has to be the same for every process that seeds this database.
 _PG_SCHEMA_LOCK = 74_617_002
 

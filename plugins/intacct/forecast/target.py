@@ -30,6 +30,9 @@ ALL_CAPABILITIES = frozenset(
     {CREATE_CLIENTS, UPDATE_CLIENTS, CREATE_DEPARTMENTS, UPDATE_DEPARTMENTS, CREATE_PEOPLE, UPDATE_PEOPLE}
 )
 
+# The profiles every Forecast company starts with (its five core permission levels).
+DEFAULT_PROFILES = ("Admin", "Controller", "Manager", "Coordinator", "Collaborator")
+
 CLIENT_FIELDS = ("name", "street", "zip", "city", "country", "vat_number", "notes")
 DEPARTMENT_FIELDS = ("name",)
 PERSON_FIELDS = ("first_name", "last_name", "email", "profile_id", "department_id", "active")
