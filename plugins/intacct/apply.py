@@ -289,12 +289,79 @@ def _team_member_settings(
     settings.without_department = sorted(
         (k, employee_departments.get(k)) for k in to_create if settings.departments[k] is None
     )
-    current = {p.id: p.department_id for p in target.list_people()} if synced else {}
-    for key in sorted(synced):
-        person, department = linked_people[key], settings.departments.get(key)
-        if person in current and department is not None and current[person] != department:
-            settings.updates.append((key, person, current[person], department))
+    settings.updates = _moves(target, linked_people, {k: settings.departments.get(k) for k in synced})
     return settings
+
+
+def _moves(
+    target: ft.ForecastTarget, people: dict[str, int], departments: dict[str, int | None]
+) -> list[tuple[str, int, int | None, int]]:
+    """(key, person, department before, after) of the linked people whose Forecast department is not the
+    one their Intacct department is linked to (people whose department is not linked stay as they are)."""
+    wanted = {k: d for k, d in departments.items() if d is not None and k in people}
+    if not wanted:
+        return []
+    current = {p.id: p.department_id for p in target.list_people()}
+    return [
+        (key, people[key], current[people[key]], department)
+        for key, department in sorted(wanted.items())
+        if people[key] in current and current[people[key]] != department
+    ]
+
+
+def department_moves(
+    state_engine: Engine, target: ft.ForecastTarget, *, employee_batch_id: int, join: str = "contact"
+) -> list[tuple[str, int, int | None, int]]:
+    """For the sync: the team members synced with assign_departments whose Intacct employee (as read in
+    `employee_batch_id`, e.g. the employees changed since the last run) is now in another linked department."""
+    following = {
+        link.intacct_key: link.forecast_id
+        for link in link_store.links(state_engine, "person")
+        if link.follows_department
+    }
+    users_batch = staging.latest_batch(state_engine, USERINFO.name, kinds=("full",))
+    if not following or users_batch is None:
+        return []
+    users = _staged_rows(state_engine, USERINFO.name, users_batch.id, sorted(following))
+    employee_departments = _employee_departments(state_engine, users, employee_batch_id, join)
+    existing = {d.id for d in target.list_departments()}
+    department_links = {
+        link.intacct_key: link.forecast_id
+        for link in link_store.links(state_engine, "department")
+        if link.forecast_id in existing
+    }
+    return _moves(
+        target,
+        following,
+        {k: department_links.get(d) for k, d in employee_departments.items() if d is not None},
+    )
+
+
+def move_people(
+    state_engine: Engine,
+    target: ft.ForecastTarget,
+    moves: Sequence[tuple[str, int, int | None, int]],
+    *,
+    run_id: str | None,
+    actor: str | None,
+    heartbeat: Callable[[], None] = lambda: None,
+) -> None:
+    """Give each person their new Forecast department, one audit row per change."""
+    for key, person_id, before, after in moves:
+        heartbeat()
+        target.update_person(person_id, department_id=after)
+        with state_engine.begin() as connection:
+            link_store.audit(
+                connection,
+                action="update",
+                entity_type="person",
+                forecast_id=person_id,
+                intacct_key=key,
+                before={"department_id": before},
+                after={"department_id": after},
+                run_id=run_id,
+                actor=actor,
+            )
 
 
 def check_import(
@@ -578,21 +645,19 @@ def import_selected(
             outcome.created += [(key, forecast_id) for key, _, forecast_id in created]
             floor = max([floor, *(forecast_id for _, _, forecast_id in created)])
             heartbeat()
-        for key, person_id, before, after in selection.department_updates:
-            heartbeat()
-            target.update_person(person_id, department_id=after)
+        move_people(
+            state_engine,
+            target,
+            selection.department_updates,
+            run_id=run_id,
+            actor=actor,
+            heartbeat=heartbeat,
+        )
+        if request.assign_departments:
+            # From now on the sync keeps these people in their Intacct department.
+            following = [k for k, _ in outcome.created + outcome.recovered] + outcome.skipped_linked
             with state_engine.begin() as connection:
-                link_store.audit(
-                    connection,
-                    action="update",
-                    entity_type="person",
-                    forecast_id=person_id,
-                    intacct_key=key,
-                    before={"department_id": before},
-                    after={"department_id": after},
-                    run_id=run_id,
-                    actor=actor,
-                )
+                link_store.follow_departments(connection, following)
     return outcome
 
 

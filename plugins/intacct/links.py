@@ -30,6 +30,9 @@ class Link:
     linked_at: datetime
     linked_by: str | None
     run_id: str | None
+    source_state: str | None = None  # the department sync's mark: inactive | deleted in Intacct
+    intacct_parent: str | None = None
+    follows_department: bool = False
 
     def as_audit(self) -> dict[str, object]:
         return {"forecast_id": self.forecast_id, "intacct_key": self.intacct_key, "origin": self.origin}
@@ -270,3 +273,13 @@ def remove_links(
         )
         removed.append(link)
     return removed
+
+
+def follow_departments(connection: Connection, keys: Sequence[str]) -> None:
+    """Mark team members (by LOGINID) whose department the sync keeps in step with Intacct."""
+    for chunk in (list(keys)[i : i + 1000] for i in range(0, len(keys), 1000)):
+        connection.execute(
+            intacct_link.update()
+            .where(intacct_link.c.entity_type == "person", intacct_link.c.intacct_key.in_(chunk))
+            .values(follows_department=True)
+        )

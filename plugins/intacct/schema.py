@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects import sqlite
 
@@ -157,6 +158,12 @@ intacct_link = Table(
     Column("linked_at", UtcDateTime, nullable=False),
     Column("linked_by", String(250)),
     Column("run_id", String(250)),
+    # What the department sync learned since: the Intacct record went inactive or was deleted (the link is
+    # kept, per policy), and the parent it was last seen under.
+    Column("source_state", String(10)),  # None | inactive | deleted
+    Column("intacct_parent", String(250)),
+    # People imported or re-assigned with assign_departments follow their Intacct department in the sync.
+    Column("follows_department", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("entity_type", "forecast_id", name="uq_intacct_link_forecast"),
     UniqueConstraint("entity_type", "intacct_key", name="uq_intacct_link_intacct"),
 )
@@ -355,4 +362,18 @@ intacct_apply_lock = Table(
     Column("pid", Integer),
     Column("pid_space", String(100)),  # boot id and pid namespace: where `pid` names the holder
     Column("process_started", String(40)),  # the holder's start: tells a reused pid apart
+)
+
+
+# Where each sync stands: the watermark of its last successful run (never advanced by a failed one), when
+# it last compared the full list of Intacct records, and the API user's time zone it last read.
+intacct_sync_state = Table(
+    "intacct_sync_state",
+    metadata,
+    Column("name", String(50), primary_key=True),  # e.g. department
+    Column("watermark", UtcDateTime),
+    Column("full_compare_at", UtcDateTime),
+    Column("time_zone", String(10)),  # +HH:MM
+    Column("run_id", String(250)),
+    Column("updated_at", UtcDateTime, nullable=False),
 )

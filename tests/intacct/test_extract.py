@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -74,7 +75,8 @@ def test_full_extraction_reads_every_record_once_and_counts_its_calls(gateway, s
     assert sorted(keys) == intacct_keys(gateway, CUSTOMER)
     assert len(keys) == len(set(keys)) == result.rows
     pages = gateway.ledger.calls("query", "CUSTOMER")
-    # 2,300 records in two RECORDNO slices of 2,000-record pages, plus three probes (bounds, watermark)
+    # 2,300 records in two 2,000-record pages (the first with the probes), plus two probes (watermark,
+    # highest RECORDNO)
     assert result.api_calls == pages == client.counter.snapshot()[("query", "CUSTOMER")]
     assert pages <= 2 + 3
     assert gateway.ledger.requests("throttled") == 0  # two slots used, never exceeded
@@ -92,8 +94,8 @@ def test_the_sign_in_goes_alone_then_the_probes_share_one_request_with_the_users
     gateway, state_engine
 ):
     extract.extract_full(make_client(gateway), state_engine, CUSTOMER, run_id="r1")
-    # Intacct asks for getAPISession alone in its request; then watermark, lowest and highest RECORDNO
-    # and the user's formatting: four transactions, one round trip, before the first page
+    # Intacct asks for getAPISession alone in its request; then the watermark, the first page (the lowest
+    # RECORDNO), the highest RECORDNO and the user's formatting: four transactions, one round trip
     sign_in, probes, *pages = gateway.ledger.entries()
     assert [c.function for c in sign_in.calls] == ["getAPISession"]
     assert [c.function for c in probes.calls] == ["query", "query", "query", "readUserFormatting"]
@@ -148,6 +150,99 @@ def test_staged_values_are_typed_and_in_the_users_time_zone(gateway, state_engin
 def test_departments_and_employees_are_complete(gateway, state_engine, spec):
     result = extract.extract_full(make_client(gateway), state_engine, spec, run_id="r1")
     assert sorted(staged_keys(state_engine, spec, result.batch_id)) == intacct_keys(gateway, spec)
+
+
+# What a team-member import with department assignment reads: users, their employees, the departments.
+TEAM_OBJECTS = [USERINFO, EMPLOYEE, DEPARTMENT]
+
+
+def newest_modification(server, spec):
+    return max(
+        stamp(r["WHENMODIFIED"])
+        for r in server.store.records(spec.name)
+        if r.get("WHENMODIFIED") and not r.get("MEGAENTITYID")
+    )
+
+
+def test_objects_read_together_are_each_a_complete_batch_of_their_own(gateway, state_engine):
+    client = make_client(gateway)
+    results = extract.extract_full_many(
+        client, state_engine, TEAM_OBJECTS, run_id="r1", options=extract.ExtractOptions(page_size=10)
+    )
+    assert [r.object for r in results] == [spec.name for spec in TEAM_OBJECTS]
+    for spec, result in zip(TEAM_OBJECTS, results, strict=True):
+        keys = staged_keys(state_engine, spec, result.batch_id)
+        assert sorted(keys) == intacct_keys(gateway, spec)
+        assert len(keys) == len(set(keys)) == result.rows
+        batch = staging.get_batch(state_engine, result.batch_id)
+        assert (batch.object, batch.status, batch.kind, batch.run_id) == (spec.name, "complete", "full", "r1")
+        watermark = batch.watermark.astimezone(client.user_time_zone()).replace(tzinfo=None)
+        assert watermark == newest_modification(gateway, spec)
+        # each batch counts the calls spent on its own object, as the sandbox saw them
+        assert result.api_calls == batch.api_calls == gateway.ledger.calls("query", spec.name)
+    assert len({r.batch_id for r in results}) == len(TEAM_OBJECTS)
+    assert gateway.ledger.requests("throttled") == 0  # the objects shared two slots, never exceeded them
+
+
+def test_objects_read_together_cost_one_sign_in_one_round_of_probes_and_their_pages(gateway, state_engine):
+    client = make_client(gateway)
+    results = extract.extract_full_many(
+        client, state_engine, TEAM_OBJECTS, options=extract.ExtractOptions(page_size=10)
+    )
+    sign_in, probes, *pages = gateway.ledger.entries()
+    assert [c.function for c in sign_in.calls] == ["getAPISession"]
+    # one request before the paging, for every object: its watermark, its first page and its highest
+    # RECORDNO; and the user's formatting
+    assert [(c.function, c.object) for c in probes.calls] == [
+        *(("query", spec.name) for spec in TEAM_OBJECTS for _ in range(3)),
+        ("readUserFormatting", "USERINFO"),
+    ]
+    assert all([c.function for c in entry.calls] == ["query"] for entry in pages)
+    assert gateway.ledger.calls("getAPISession") == gateway.ledger.calls("readUserFormatting") == 1
+    # every call is a page, but for a constant: the sign-in, the user's formatting, two probes per object
+    pages_needed = sum(-(-r.rows // 10) for r in results)
+    assert client.counter.total == sum(gateway.ledger.counts().values())
+    assert client.counter.total == pages_needed + 2 + 2 * len(TEAM_OBJECTS)
+    # the objects' pages went out side by side, not one object after another
+    objects = [entry.calls[0].object for entry in pages]
+    assert sum(a != b for a, b in itertools.pairwise(objects)) > len(TEAM_OBJECTS) - 1
+
+
+def test_a_one_page_object_is_read_in_the_request_of_its_probes(gateway, state_engine):
+    client = make_client(gateway)
+    result = extract.extract_full(client, state_engine, DEPARTMENT)
+    assert result.rows == len(intacct_keys(gateway, DEPARTMENT)) < extract.MAX_PAGE_SIZE
+    # the sign-in, then the watermark, the first (and only) page, the highest RECORDNO and the formatting
+    assert gateway.ledger.requests() == 2
+    assert client.counter.total == 1 + 4
+
+
+def test_when_one_object_of_a_read_fails_no_batch_of_the_read_is_visible(gateway, state_engine, monkeypatch):
+    insert = staging.insert_columns
+
+    def fail_employees(engine, spec, batch_id, columns):
+        if spec.name == "EMPLOYEE":
+            raise RuntimeError("disk full")
+        return insert(engine, spec, batch_id, columns)
+
+    monkeypatch.setattr(staging, "insert_columns", fail_employees)
+    with pytest.raises(RuntimeError, match="disk full"):
+        extract.extract_full_many(
+            make_client(gateway),
+            state_engine,
+            TEAM_OBJECTS,
+            run_id="r1",
+            options=extract.ExtractOptions(page_size=10, writers=0),  # stored here, where the patch is
+        )
+    for spec in TEAM_OBJECTS:
+        assert staging.latest_batch(state_engine, spec.name) is None
+
+
+def test_a_read_of_several_objects_names_each_once(gateway, state_engine):
+    for specs in ([USERINFO, EMPLOYEE, USERINFO], []):
+        with pytest.raises(ValueError, match="reads each object once"):
+            extract.extract_full_many(make_client(gateway), state_engine, specs)
+    assert gateway.ledger.requests() == 0
 
 
 def test_targeted_extraction_reads_only_the_named_records(gateway, state_engine):

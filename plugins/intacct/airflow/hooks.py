@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -206,14 +207,21 @@ class IntacctHook(HttpHook):
             session.headers.pop(key, None)
         return session
 
-    def get_client(self, counter: CallCounter | None = None) -> IntacctClient:
-        """A client for this connection's company, counting its calls into `counter`."""
+    def get_client(
+        self, counter: CallCounter | None = None, *, time_zone: tzinfo | None = None
+    ) -> IntacctClient:
+        """A client for this connection's company, counting its calls into `counter`.
+
+        `time_zone` is the API user's zone as a previous run read it (`IntacctClient.user_time_zone()`):
+        given, the client does not spend a `readUserFormatting` call on it. The connection's own
+        `time_zone` extra, when set, wins.
+        """
         from airflow.sdk.log import mask_secret
 
-        settings = self.settings()
-        return IntacctClient(
-            settings.config, http_session=self.get_conn(), counter=counter, on_secret=mask_secret
-        )
+        config = self.settings().config
+        if time_zone is not None and config.time_zone is None:
+            config = replace(config, time_zone=time_zone)
+        return IntacctClient(config, http_session=self.get_conn(), counter=counter, on_secret=mask_secret)
 
     def test_connection(self) -> tuple[bool, str]:
         """Sign in and read the user's formatting: proves sender, user, company and entity in two calls."""

@@ -62,16 +62,23 @@ def report_task(entity_type: str):
 
 
 def extract_task(
-    entity_type: str, object_name: str, *, needed_when: str | None = None, targeted: bool = False
+    entity_type: str,
+    object_name: str,
+    *,
+    side_objects: Sequence[tuple[str, str]] = (),
+    targeted: bool = False,
 ):
     """Extract one Intacct object in the `intacct_api` pool, holding as many slots as it sends requests.
 
-    `needed_when` names a boolean param without which the task reads nothing (a side object only some
-    runs need, e.g. employees for department assignment). `targeted` reads only the records a link
-    DAG's `links` name (a few calls whatever the company's size), or everything when they name none, so
-    that the plan can suggest links.
+    `side_objects` are (Intacct object, the boolean param that needs it): objects only some runs need
+    (employees and departments for department assignment), read when their param is set, in the same
+    task and together with the object (one sign-in, one round of probes, their pages sharing the slots);
+    their batches come back under "side_batches". `targeted` reads only the records a link DAG's `links`
+    name (a few calls whatever the company's size), or everything when they name none, so that the plan
+    can suggest links.
     """
-    spec_for(object_name)  # an unknown object fails when the DAG file is parsed, not when it runs
+    for name in (object_name, *(obj for obj, _ in side_objects)):
+        spec_for(name)  # an unknown object fails when the DAG file is parsed, not when it runs
 
     @task(
         task_id=f"extract_{_OBJECT_TASK_NAMES[object_name]}",
@@ -81,11 +88,12 @@ def extract_task(
     )
     def extract(**context):
         params = context["params"]
-        if needed_when and not params.get(needed_when):
-            return None
         run = t.RunContext.from_airflow(context, entity_type)
         keys = t.link_extraction_keys(entity_type, params) if targeted else None
-        return t.extract_intacct(run, object_name, keys=keys, slots=defaults.INTACCT_SLOTS)
+        sides = [obj for obj, needed_when in side_objects if params.get(needed_when)]
+        return t.extract_intacct(
+            run, object_name, side_objects=sides, keys=keys, slots=defaults.INTACCT_SLOTS
+        )
 
     return extract()
 
@@ -96,10 +104,9 @@ def import_flow(entity_type: str, declared: Sequence[str], *, side_objects: Sequ
 
     e = entity(entity_type)
     checked = validate_task(entity_type, declared, ids_param=e.ids_param)
-    batch = extract_task(entity_type, e.intacct_object)
-    sides = {obj: extract_task(entity_type, obj, needed_when=param) for obj, param in side_objects}
+    batch = extract_task(entity_type, e.intacct_object, side_objects=side_objects)
     snapshot = snapshot_task(entity_type)
-    checked >> [batch, snapshot, *sides.values()]
+    checked >> [batch, snapshot]
     planned = plan_task(entity_type, batch, snapshot)
     choose = SelectIntacctRecords(
         task_id=f"choose_{e.intacct_records}", entity_type=entity_type, plan_task_id="plan"
@@ -107,11 +114,12 @@ def import_flow(entity_type: str, declared: Sequence[str], *, side_objects: Sequ
     planned >> choose
 
     @task
-    def import_selected(plan: dict, selection: dict, side_batches: dict, **context):
+    def import_selected(plan: dict, selection: dict, batch: dict, **context):
         run = t.RunContext.from_airflow(context, entity_type)
+        side_batches = batch.get("side_batches")
         return t.import_chosen(run, plan["plan_id"], selection, context["params"], side_batches)
 
-    imported = import_selected(planned, choose.output, sides)
+    imported = import_selected(planned, choose.output, batch)
     imported >> report_task(entity_type)
 
 
@@ -135,3 +143,36 @@ def link_flow(entity_type: str, declared: Sequence[str]):
         return t.link_chosen(run, plan["plan_id"], selection, context["params"])
 
     link(planned, choose.output) >> report_task(entity_type)
+
+
+def sync_flow(entity_type: str, declared: Sequence[str]):
+    """Wire the department sync: validate → read changes → reconcile → commit the watermark → report."""
+    from intacct.airflow import sync
+
+    checked = validate_task(entity_type, declared)
+
+    @task(
+        task_id="read_changes",
+        pool=defaults.INTACCT_POOL,
+        pool_slots=defaults.INTACCT_SLOTS,
+        **defaults.EXTRACT_RETRIES,
+    )
+    def read_changes(**context):
+        run = t.RunContext.from_airflow(context, entity_type)
+        return sync.read_department_changes(run, context["params"], slots=defaults.INTACCT_SLOTS)
+
+    @task
+    def reconcile(read: dict, **context):
+        run = t.RunContext.from_airflow(context, entity_type)
+        return sync.reconcile_departments(run, read, context["params"])
+
+    @task
+    def commit_watermark(read: dict, **context):
+        run = t.RunContext.from_airflow(context, entity_type)
+        return sync.commit_watermark(run, read, context["params"])
+
+    read = read_changes()
+    checked >> read
+    reconciled = reconcile(read)
+    committed = commit_watermark(read)
+    reconciled >> committed >> report_task(entity_type)
