@@ -98,6 +98,26 @@ def own_email_users(users: list[dict[str, str]]) -> list[dict[str, str]]:
     ]
 
 
+CHANGE_DEPARTMENTS = "(change departments in the sandbox)"
+
+
+def change_departments(gateway: GatewayServer) -> str:
+    """Rename one active department and deactivate another in the sandbox's Intacct, an hour later."""
+    active = sorted(
+        (d for d in gateway.store.records("DEPARTMENT") if d["STATUS"] == "active"),
+        key=lambda d: d["DEPARTMENTID"],
+    )
+    renamed, retired = active[1], active[2]
+    gateway.store.clock.advance(3600)
+    gateway.store.update("DEPARTMENT", renamed["DEPARTMENTID"], {"TITLE": f"{renamed['TITLE']} (renamed)"})
+    gateway.store.update("DEPARTMENT", retired["DEPARTMENTID"], {"STATUS": "inactive"})
+    gateway.store.clock.advance(3600)
+    return (
+        f"# in Intacct: {renamed['DEPARTMENTID']} renamed to {renamed['TITLE']!r} (renamed), "
+        f"{retired['DEPARTMENTID']} made inactive"
+    )
+
+
 def main() -> int:
     home = Path(os.environ.get("AIRFLOW_HOME") or REPO / "airflow_home")
     home.mkdir(parents=True, exist_ok=True)
@@ -163,8 +183,14 @@ def main() -> int:
                 },
             ),
         ]
+        # The hourly sync: a first run (a full compare), then a rename and a deactivation in Intacct,
+        # an hour later, and the sync again.
+        runs += [("intacct_department_sync", {}), (CHANGE_DEPARTMENTS, {}), ("intacct_department_sync", {})]
         failures = 0
         for dag_id, conf in runs:
+            if dag_id == CHANGE_DEPARTMENTS:
+                print("\n" + change_departments(gateway))
+                continue
             print(f"\n$ airflow dags test {dag_id} -c '{json.dumps(conf)}'")
             code = run([AIRFLOW, "dags", "test", dag_id, "-c", json.dumps(conf)], env, log)
             stored = report.get_report(state, dag_id=dag_id)
