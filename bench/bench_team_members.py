@@ -28,6 +28,7 @@ RSS, and each ratio beside its target. Asserts nothing.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import os
@@ -61,7 +62,9 @@ TARGET_EXTRACTION = 1.5  # x the floor
 TARGET_RUN = 2.0  # x (the floor + the apply time)
 
 
-def airflow_env(home: Path, gateway: GatewayServer, state_url: str, forecast_url: str) -> dict[str, str]:
+def airflow_env(
+    home: Path, gateway: GatewayServer, state_url: str, forecast_url: str, slots: int
+) -> dict[str, str]:
     def generic(url: str) -> str:
         return json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": url}})
 
@@ -71,7 +74,8 @@ def airflow_env(home: Path, gateway: GatewayServer, state_url: str, forecast_url
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW_CONN_INTACCT_DEFAULT": json.dumps(gateway.airflow_connection()),
+        "INTACCT_API_SLOTS": str(slots),  # the tasks' pool slots and the extraction's requests in flight
+        "AIRFLOW_CONN_INTACCT_DEFAULT": json.dumps(gateway.airflow_connection(slots=slots)),
         "AIRFLOW_CONN_INTACCT_STATE_DB": generic(state_url),
         "AIRFLOW_CONN_FORECAST_DB": generic(forecast_url),
     }
@@ -128,12 +132,14 @@ class PeakRss:
         return main, sorted(self.peaks.values(), reverse=True)
 
 
-def child_dag_runs(admin_url: str) -> dict:
+def child_dag_runs(admin_url: str, *, gc_off: bool = False) -> dict:
     """In this (child) process: link the departments, then the measured team-member run, by `dag.test()`.
 
     The departments' run comes first in the same process, so the team-member run does not pay for
     starting `dag.test()`'s in-process execution API (about 7 s, once per process; a deployment's API
     server starts once, not per run). `apply.import_selected` is timed where the import task calls it.
+    `gc_off` runs the team-member DAG with the cyclic garbage collector off: a diagnostic of what its
+    collections cost.
     """
     import requests
     from airflow.dag_processing.dagbag import DagBag
@@ -158,6 +164,8 @@ def child_dag_runs(admin_url: str) -> dict:
     requests.delete(f"{admin_url}/ledger", timeout=10).raise_for_status()
     rss_before = bench_extract._peak_rss_mb()
     team_members = DagBag(dag_folder=str(REPO / "dags")).dags[DAG_ID]
+    if gc_off:
+        gc.disable()
     started = time.perf_counter()
     run = team_members.test(run_conf=CONF)
     seconds = time.perf_counter() - started
@@ -171,15 +179,18 @@ def child_dag_runs(admin_url: str) -> dict:
     }
 
 
-def run_child(env: dict[str, str], admin_url: str, workdir: Path) -> dict:
+def run_child(env: dict[str, str], admin_url: str, workdir: Path, *, gc_off: bool) -> dict:
     """`child_dag_runs` in a child process (its output in the workdir's airflow.log), with the peak RSS
     of the processes it starts (the writer processes)."""
     result = workdir / "child.json"
     result.unlink(missing_ok=True)
     log = workdir / "airflow.log"
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", admin_url, str(result)]
+    if gc_off:
+        command.append("--gc-off")
     with log.open("a") as out:
         process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--child", admin_url, str(result)],
+            command,
             cwd=REPO,
             env=env,
             stdout=out,
@@ -253,10 +264,10 @@ def fresh_databases(backend: str, workdir: Path, n: int, scratch: list[ScratchPo
     return state_url, forecast_url
 
 
-def measure(gateway, home, workdir, backend: str, n: int, latency_ms: float, slots: int, scratch) -> dict:
+def measure(gateway, home, workdir, backend: str, n: int, args: argparse.Namespace, scratch) -> dict:
     state_url, forecast_url = fresh_databases(backend, workdir, n, scratch)
-    env = airflow_env(home, gateway, state_url, forecast_url)
-    child = run_child(env, gateway.admin_url, workdir)
+    env = airflow_env(home, gateway, state_url, forecast_url, args.slots)
+    child = run_child(env, gateway.admin_url, workdir, gc_off=args.gc_off)
     counts = gateway.ledger.counts()
     requests_served = gateway.ledger.requests()
     timings = dag_run_timings(home, DAG_ID)
@@ -268,10 +279,10 @@ def measure(gateway, home, workdir, backend: str, n: int, latency_ms: float, slo
     total_pages = sum(pages.values())
     import_task = tasks["import_selected"]
     outcome = {
-        "backend": backend,
+        "backend": f"{backend}, no GC" if args.gc_off else backend,
         "rows": {obj: batches[obj]["rows"] for obj in OBJECTS if obj in batches},
         "pages": pages,
-        "floor": floor_seconds(total_pages * PAGE_SIZE, slots, latency_ms),
+        "floor": floor_seconds(total_pages * PAGE_SIZE, args.slots, args.latency_ms),
         "extraction_tasks": len(extraction),
         "extraction_seconds": (
             max(t["end"] for t in extraction) - min(t["start"] for t in extraction)
@@ -304,7 +315,7 @@ def print_results(results: list[dict], latency_ms: float, slots: int) -> None:
     print("rows: " + ", ".join(f"{obj} {n:,}" for obj, n in first["rows"].items()))
     print("pages: " + ", ".join(f"{obj} {n}" for obj, n in first["pages"].items()))
     header = (
-        f"{'state DB':<10} {'floor s':>7} {'extract s':>9} {'/floor':>6} {'API calls':>9} {'pages +':>7} "
+        f"{'state DB':<16} {'floor s':>7} {'extract s':>9} {'/floor':>6} {'API calls':>9} {'pages +':>7} "
         f"{'apply s':>7} {'task s':>6} {'DAG run s':>9} {'/(f+a)':>6} {'/(f+t)':>6} {'peak MB':>7} "
         f"{'writers MB':>10}"
     )
@@ -313,7 +324,7 @@ def print_results(results: list[dict], latency_ms: float, slots: int) -> None:
     for o in results:
         others = o["other_peaks_mb"]
         print(
-            f"{o['backend']:<10} {o['floor']:>7.2f} {o['extraction_seconds']:>9.2f} "
+            f"{o['backend']:<16} {o['floor']:>7.2f} {o['extraction_seconds']:>9.2f} "
             f"{o['extraction_seconds'] / o['floor']:>6.2f} {o['api_calls']:>9} {o['api_calls_over_pages']:>7} "
             f"{o['apply_seconds']:>7.2f} {o['import_task_seconds']:>6.2f} {o['run_seconds']:>9.2f} "
             f"{o['run_seconds'] / (o['floor'] + o['apply_seconds']):>6.2f} "
@@ -367,12 +378,17 @@ def main() -> None:
         help=f"the state and Forecast databases' backends (postgresql: scratch databases on {PG_ADMIN_URL})",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory, to read its logs")
+    parser.add_argument(
+        "--gc-off",
+        action="store_true",
+        help="a diagnostic: run the team-member DAG with the cyclic garbage collector off",
+    )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child:
         admin_url, result = args.child
-        Path(result).write_text(json.dumps(child_dag_runs(admin_url)))
+        Path(result).write_text(json.dumps(child_dag_runs(admin_url, gc_off=args.gc_off)))
         return
 
     # A terminated benchmark still stops its sandbox and removes its files (the finally blocks run).
@@ -395,7 +411,7 @@ def main() -> None:
             latency_ms=args.latency_ms,
             slots=args.slots,
         ) as gateway:
-            env = airflow_env(home, gateway, "sqlite://", "sqlite://")
+            env = airflow_env(home, gateway, "sqlite://", "sqlite://", args.slots)
             for command in (
                 ["db", "migrate"],
                 ["pools", "set", "intacct_api", str(args.slots), "Intacct API"],
@@ -407,9 +423,7 @@ def main() -> None:
                     raise SystemExit(f"airflow {' '.join(command)} failed:\n{done.stderr[-3000:]}")
             for backend in args.backends:
                 for n in range(1, args.runs + 1):
-                    results.append(
-                        measure(gateway, home, workdir, backend, n, args.latency_ms, args.slots, scratch)
-                    )
+                    results.append(measure(gateway, home, workdir, backend, n, args, scratch))
         print_results(results, args.latency_ms, args.slots)
     finally:
         for database in scratch:

@@ -437,8 +437,8 @@ def _first_pages(
     split = group.slots > 1
     probes = []
     for job in jobs:
-        highest = [job.highest_recordno_probe()] if split else []
-        probes.append((job, [job.newest_modification_probe(), job.query(), *highest]))
+        bounds = [job.highest_recordno_probe()] if split else []
+        probes.append((job, [job.newest_modification_probe(), job.query(), *bounds]))
     work, biggest = [], 0
     page_size = group.options.page_size
     for job, (newest, first, *top) in zip(jobs, group.prepare(probes), strict=True):
