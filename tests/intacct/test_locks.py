@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import func, insert
 from sqlalchemy import select as sql_select
 from sqlalchemy.exc import OperationalError
+from tests.intacct.test_apply import customers
 
 from intacct import apply, locks, plan, snapshot, staging
 from intacct import links as link_store
@@ -175,22 +176,6 @@ def test_a_live_holder_renewing_through_a_long_block_is_not_taken_over(state_eng
     assert (out, holder.returncode) == ("released\n", 0)
     with locks.apply_lock(state_engine, "client", "next", wait=timedelta(seconds=1)):
         assert lock_row(state_engine).owner == "next"
-
-
-def customers(n):
-    return [
-        {
-            "RECORDNO": str(i),
-            "CUSTOMERID": f"C{i}",
-            "NAME": f"Customer {i} GmbH",
-            "STATUS": "active",
-            "DISPLAYCONTACT.MAILADDRESS.ADDRESS1": f"Straße {i}",
-            "DISPLAYCONTACT.MAILADDRESS.CITY": "Berlin",
-            "DISPLAYCONTACT.MAILADDRESS.COUNTRY": "Germany",
-            "TAXID": f"DE{i:09d}",
-        }
-        for i in range(1, n + 1)
-    ]
 
 
 class TakenOverDuringTheFirstBatch(SqlForecastTarget):
