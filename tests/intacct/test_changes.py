@@ -361,21 +361,7 @@ def test_2500_changes_cost_two_pages_and_the_constant(big_gateway, state_engine)
 
 def test_the_hook_hands_the_kept_time_zone_to_the_client(gateway, state_engine, monkeypatch):
     def connect(**extra):
-        host, port = gateway.endpoint.split("//")[1].split("/")[0].split(":")
-        conn = {
-            "conn_type": "http",
-            "host": host,
-            "port": int(port),
-            "schema": "http",
-            "login": DEFAULT_USER_ID,
-            "password": DEFAULT_USER_PASSWORD,
-            "extra": {
-                "sender_id": DEFAULT_SENDER_ID,
-                "sender_password": DEFAULT_SENDER_PASSWORD,
-                "company_id": DEFAULT_COMPANY_ID,
-                **extra,
-            },
-        }
+        conn = gateway.airflow_connection(**extra)
         monkeypatch.setenv("AIRFLOW_CONN_INTACCT_DEFAULT", json.dumps(conn))
 
     connect()
