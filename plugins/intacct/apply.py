@@ -78,10 +78,13 @@ class ImportOutcome:
     without_department: list[tuple[str, str | None]] = field(default_factory=list)
     # (Intacct key, Forecast person, department before, department after)
     department_updates: list[tuple[str, int, int | None, int]] = field(default_factory=list)
+    # (Intacct key, Forecast id) linked by name because the target cannot create the entity
+    linked_by_name: list[tuple[str, int]] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return {
             "created": len(self.created),
+            "linked_by_name": len(self.linked_by_name),
             "recovered": len(self.recovered),
             "skipped_linked": len(self.skipped_linked),
             "without_department": len(self.without_department),
@@ -97,6 +100,7 @@ class _Selection:
     skipped_linked: list[str]
     without_department: list[tuple[str, str | None]]
     department_updates: list[tuple[str, int, int | None, int]]
+    to_link: dict[str, tuple[int | None, int]] = field(default_factory=dict)  # key -> (recordno, Forecast id)
 
 
 # -- checking ------------------------------------------------------------------------------------------
@@ -104,6 +108,13 @@ class _Selection:
 
 def linked_keys(engine: Engine, entity_type: str) -> set[str]:
     return {link.intacct_key for link in link_store.links(engine, entity_type)}
+
+
+def links_by_name(capabilities: frozenset[str], entity_type: str) -> bool:
+    """Whether importing `entity_type` into a target with `capabilities` links records matched by name
+    instead of creating them (departments over Forecast's public API, which cannot create them)."""
+    e = entity(entity_type)
+    return e.link_by_name and e.create_capability not in capabilities
 
 
 def importable_rows(engine: Engine, plan_id: int, *, include_inactive: bool) -> list[plans.PlanRow]:
@@ -216,8 +227,9 @@ def _request_problems(header, request: ImportRequest, target: ft.ForecastTarget,
         problems.append(f"plan {plan_id} is a {header['entity_type']} plan, not a {request.entity_type} plan")
     if request.employee_join not in EMPLOYEE_JOINS:
         problems.append(f"employee_join {request.employee_join!r} is not one of {', '.join(EMPLOYEE_JOINS)}")
-    if not target.supports(entity(request.entity_type).create_capability):
-        problems.append(f"{target.describe()} cannot create {request.entity_type}s: link them instead")
+    e = entity(request.entity_type)
+    if not target.supports(e.create_capability) and not links_by_name(target.capabilities, e.entity_type):
+        problems.append(f"{target.describe()} cannot create {e.forecast_records}: link them instead")
     duplicates = sorted(k for k, n in Counter(request.keys).items() if n > 1)
     problems += [f"{k!r} is selected more than once" for k in duplicates]
     if not request.keys:
@@ -226,9 +238,12 @@ def _request_problems(header, request: ImportRequest, target: ft.ForecastTarget,
 
 
 def _classify(
-    state_engine: Engine, plan_id: int, header, request: ImportRequest
-) -> tuple[dict[str, dict], list[str], list[str]]:
-    """Sort the selected keys into (staged rows to create, keys already linked, problems)."""
+    state_engine: Engine, plan_id: int, header, request: ImportRequest, target: ft.ForecastTarget
+) -> tuple[dict[str, dict], list[str], list[str], dict[str, tuple[int | None, int]]]:
+    """Sort the selected keys into (staged rows to create, keys already linked, problems, and, when the
+    target links by name instead of creating, keys to link)."""
+    by_name = links_by_name(target.capabilities, request.entity_type)
+    to_link: dict[str, tuple[int | None, int]] = {}
     spec = entity(request.entity_type)
     rows = {r.intacct_key: r for r in plans.plan_rows(state_engine, plan_id, keys=request.keys)}
     staged = _staged_rows(state_engine, spec.intacct_object, header["intacct_batch_id"], request.keys)
@@ -246,9 +261,17 @@ def _classify(
             problems.append(f"{key!r} cannot be imported: {row.reason}")
         elif row.action == "source_inactive" and not request.include_inactive:
             problems.append(f"{key!r} is inactive ({row.reason}); set include_inactive to import it")
+        elif by_name and row.forecast_id is None:
+            problems.append(
+                f"{key!r} ({staged[key].get('fc_name') or 'no name'}) has no Forecast {spec.forecast_record} of the same "
+                f"name, and {target.describe()} cannot create {spec.forecast_records}: create it in "
+                "Forecast first (Admin > Departments), then run again, or leave it out"
+            )
+        elif by_name:
+            to_link[key] = (staged[key]["recordno"], row.forecast_id)
         else:
             to_create[key] = staged[key]
-    return to_create, skipped, problems
+    return to_create, skipped, problems, to_link
 
 
 @dataclass
@@ -372,7 +395,7 @@ def check_import(
     problems = _request_problems(header, request, target, plan_id)
     if problems:
         raise ImportRefused(problems)
-    to_create, skipped, problems = _classify(state_engine, plan_id, header, request)
+    to_create, skipped, problems, to_link = _classify(state_engine, plan_id, header, request, target)
     if problems:
         raise ImportRefused(problems)
     people = _TeamMemberSettings()
@@ -393,7 +416,7 @@ def check_import(
         }
     except ValueError as exc:  # the target's own validation of a value Intacct gave us
         raise ImportRefused([str(exc)]) from None
-    return _Selection(payloads, skipped, people.without_department, people.updates)
+    return _Selection(payloads, skipped, people.without_department, people.updates, to_link)
 
 
 # -- writing -------------------------------------------------------------------------------------------
@@ -407,10 +430,6 @@ def _payload_from_json(entity_type: str, text: str):
     values = json.loads(text)
     values.pop("type")
     return entity(entity_type).new_record(**values)
-
-
-def _matches(record, payload) -> bool:
-    return all(getattr(record, name) == value for name, value in vars(payload).items())
 
 
 def _write_intents(state_engine: Engine, entity_type: str, items, floor: int, run_id: str | None) -> None:
@@ -440,7 +459,7 @@ def _link_created(
     *,
     run_id: str | None,
     actor: str | None,
-    audit_action: str = "import",
+    origin: str = "import",
 ) -> None:
     """Link (key, recordno, forecast_id) triples, audit them and drop their intents, in one transaction."""
     keys = [key for key, _, _ in created]
@@ -449,10 +468,10 @@ def _link_created(
             connection,
             entity_type,
             [(forecast_id, key, recordno) for key, recordno, forecast_id in created],
-            origin="import",
+            origin=origin,
             run_id=run_id,
             actor=actor,
-            audit_action=audit_action,
+            audit_action=origin,
         )
         connection.execute(
             delete(intacct_import_intent).where(
@@ -460,6 +479,43 @@ def _link_created(
                 intacct_import_intent.c.intacct_key.in_(keys),
             )
         )
+
+
+def _link_by_name(
+    state_engine: Engine, entity_type: str, selection: _Selection, *, run_id, actor
+) -> tuple[list[tuple[str, int]], list[str]]:
+    """Link each selected record to the Forecast record of its name; returns (linked, skipped: linked
+    meanwhile). Under the apply lock, so a racing run finds them linked."""
+    with apply_lock(state_engine, entity_type, owner=_lock_owner(run_id)):
+        existing = link_store.links(state_engine, entity_type)
+        linked_keys_now = {link.intacct_key for link in existing}
+        taken = {link.forecast_id for link in existing}
+        skipped = [*selection.skipped_linked, *(k for k in selection.to_link if k in linked_keys_now)]
+        todo = [
+            (key, recordno, forecast_id)
+            for key, (recordno, forecast_id) in selection.to_link.items()
+            if key not in linked_keys_now
+        ]
+        clash = [f"{key!r} → Forecast record {fid}" for key, _, fid in todo if fid in taken]
+        if clash:
+            raise ImportRefused(
+                [f"{c}: that Forecast record was linked by another run meanwhile" for c in clash]
+            )
+        _link_created(state_engine, entity_type, todo, run_id=run_id, actor=actor, origin="link")
+    return [(key, forecast_id) for key, _, forecast_id in todo], skipped
+
+
+def _settle_partial(
+    state_engine: Engine, entity_type: str, chunk, partial: ft.PartialWrite, *, run_id, actor
+) -> None:
+    """Link what a failed create call did write. The failed record keeps its intent when its outcome is
+    open (recovery settles it); when Forecast refused it, it and the rest were never written."""
+    done = len(partial.created)
+    created = [(key, recordno, r.id) for (key, (recordno, _)), r in zip(chunk, partial.created, strict=False)]
+    _link_created(state_engine, entity_type, created, run_id=run_id, actor=actor)
+    refused = isinstance(partial.cause, ValueError | LookupError)
+    unwritten = chunk[done:] if refused else chunk[done + 1 :]
+    _drop_intents(state_engine, entity_type, [key for key, _ in unwritten])
 
 
 def _drop_intents(state_engine: Engine, entity_type: str, keys: Sequence[str]) -> None:
@@ -516,7 +572,7 @@ def _recover(
             (
                 r
                 for r in records
-                if r.id > intent["forecast_id_floor"] and r.id not in taken and _matches(r, payload)
+                if r.id > intent["forecast_id_floor"] and r.id not in taken and ft.created_from(r, payload)
             ),
             None,
         )
@@ -526,7 +582,7 @@ def _recover(
         else:
             redo.append((key, intent["intacct_recordno"], payload))
     if recovered:
-        _link_created(state_engine, entity_type, recovered, run_id=run_id, actor=actor, audit_action="import")
+        _link_created(state_engine, entity_type, recovered, run_id=run_id, actor=actor)
         log.warning("recovered %d %s import(s) interrupted by an earlier run", len(recovered), entity_type)
     _drop_intents(state_engine, entity_type, stale + [key for key, _, _ in redo])
     return [(key, forecast_id) for key, _, forecast_id in recovered], redo
@@ -607,6 +663,12 @@ def import_selected(
     )
     if request.dry_run:
         outcome.created = [(key, None) for key in selection.to_create]
+        outcome.linked_by_name = [(key, forecast_id) for key, (_, forecast_id) in selection.to_link.items()]
+        return outcome
+    if selection.to_link:
+        outcome.linked_by_name, outcome.skipped_linked = _link_by_name(
+            state_engine, request.entity_type, selection, run_id=run_id, actor=actor
+        )
         return outcome
 
     entity_type = request.entity_type
@@ -631,6 +693,9 @@ def import_selected(
             mark("after_intent")
             try:
                 records = create([payload for _, (_, payload) in chunk])
+            except ft.PartialWrite as partial:
+                _settle_partial(state_engine, entity_type, chunk, partial, run_id=run_id, actor=actor)
+                raise partial.cause from partial
             except (ValueError, LookupError):
                 # The target refused the batch before writing (its contract): the intents promise nothing.
                 _drop_intents(state_engine, entity_type, [key for key, _ in chunk])

@@ -35,10 +35,32 @@ def display_name(row: dict) -> str:
 
 
 def candidates(
-    engine: Engine, plan_id: int, *, include_inactive: bool, name_filter: str | None = None
+    engine: Engine,
+    plan_id: int,
+    *,
+    include_inactive: bool,
+    name_filter: str | None = None,
+    by_name: bool = False,
 ) -> list[Candidate]:
     """The plan's records that may be imported (see `apply.importable_rows`), in id order, optionally only
-    those whose name contains `name_filter` (ignoring case)."""
+    those whose name contains `name_filter` (ignoring case). `by_name` (the target links instead of
+    creating, `apply.links_by_name`): only those matching a Forecast record, the only ones it can import."""
+    found = _importable(engine, plan_id, include_inactive=include_inactive, name_filter=name_filter)
+    return [c for c in found if c.matches_forecast] if by_name else found
+
+
+def without_match(
+    engine: Engine, plan_id: int, *, include_inactive: bool, name_filter: str | None = None
+) -> list[Candidate]:
+    """The importable records no Forecast record matches: what a target that links by name cannot import
+    (they must be created in Forecast first)."""
+    found = _importable(engine, plan_id, include_inactive=include_inactive, name_filter=name_filter)
+    return [c for c in found if not c.matches_forecast]
+
+
+def _importable(
+    engine: Engine, plan_id: int, *, include_inactive: bool, name_filter: str | None
+) -> list[Candidate]:
     header = plans.plan_header(engine, plan_id)
     rows = apply.importable_rows(engine, plan_id, include_inactive=include_inactive)
     spec = OBJECTS[entity(header["entity_type"]).intacct_object]
@@ -61,11 +83,19 @@ class AllImportable:
 
 
 def select_all(
-    engine: Engine, plan_id: int, *, include_inactive: bool, name_filter: str | None = None
+    engine: Engine,
+    plan_id: int,
+    *,
+    include_inactive: bool,
+    name_filter: str | None = None,
+    by_name: bool = False,
 ) -> AllImportable:
     """Every candidate that matches no Forecast record. Those that do are left out: importing them all
-    unseen would put a twin beside each existing Forecast record; they are linked, or named one by one."""
+    unseen would put a twin beside each existing Forecast record; they are linked, or named one by one.
+    `by_name`: the opposite, every candidate matching a Forecast record (they are linked to it)."""
     found = candidates(engine, plan_id, include_inactive=include_inactive, name_filter=name_filter)
+    if by_name:
+        return AllImportable([c.key for c in found if c.matches_forecast], [])
     return AllImportable(
         [c.key for c in found if not c.matches_forecast], [c for c in found if c.matches_forecast]
     )

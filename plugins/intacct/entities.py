@@ -34,6 +34,9 @@ class Entity:
     key2_label: str = ""
     key2_confidence: float = 0.0
     key1_unique: bool = False  # two Intacct records sharing key1 is a conflict (users' emails)
+    # When the target cannot create these (departments over Forecast's public API), an import links each
+    # selected record to the Forecast record its plan matched by name instead.
+    link_by_name: bool = False
 
 
 ENTITIES: dict[str, Entity] = {
@@ -72,6 +75,7 @@ ENTITIES: dict[str, Entity] = {
             fields=("name",),
             key1_label="name (ignoring case, accents and punctuation)",
             key1_confidence=0.9,
+            link_by_name=True,
         ),
         Entity(
             "person",

@@ -108,6 +108,19 @@ intacct_api_usage = Table(
     Index("ix_intacct_api_usage_run", "run_id"),
 )
 
+# What each run sent to Forecast's REST API (reads and writes apart); the SQL target makes no calls.
+forecast_api_usage = Table(
+    "forecast_api_usage",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(250), nullable=False),
+    Column("method", String(10), nullable=False),
+    Column("resource", String(100), nullable=False),  # e.g. v1/clients, v2/persons/{id}
+    Column("calls", BigInteger, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Index("ix_forecast_api_usage_run", "run_id"),
+)
+
 # What each DAG run did, in numbers and in words; the Markdown is what the task log prints. One per run:
 # the unique key lets the run's tasks, finishing at once, create it exactly once (`intacct.report`).
 run_report = Table(

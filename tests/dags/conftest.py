@@ -6,9 +6,11 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+import requests
 
 from intacct import db
 from intacct.airflow import tasks
+from intacct.forecast import target as ft
 from intacct.forecast.sql import SqlForecastTarget, ensure_forecast_schema
 from sandbox.intacct_gateway.clock import Clock
 from sandbox.intacct_gateway.server import GatewayServer
@@ -68,6 +70,90 @@ class Pipeline:
 @pytest.fixture
 def pipeline(monkeypatch, gateway, backend, airflow_db):
     p = Pipeline(monkeypatch, gateway, backend.create(), backend.create())
+    yield p
+    tasks.state_engine().dispose()
+    tasks.state_engine.cache_clear()
+    p.forecast_engine.dispose()
+
+
+# The person who owns the stand-in's API key (its first person): not a team member the pipeline made.
+API_KEY_OWNER = 1
+
+
+class StandInForecast:
+    """What the Forecast API stand-in holds, read and seeded through its admin view: the tests' own eyes
+    on Forecast, independent of the REST adapter under test (and able to seed departments)."""
+
+    def __init__(self, server):
+        self.server = server
+
+    def _admin(self, method: str, path: str, body=None):
+        reply = requests.request(method, f"{self.server.admin_url}/{path}", json=body, timeout=30)
+        reply.raise_for_status()
+        return reply.json()
+
+    def list_clients(self) -> list[ft.ForecastClient]:
+        fields = ("id", *ft.CLIENT_FIELDS)
+        return [ft.ForecastClient(**{k: c.get(k) for k in fields}) for c in self._admin("GET", "clients")]
+
+    def list_departments(self) -> list[ft.ForecastDepartment]:
+        return [ft.ForecastDepartment(d["id"], d["name"]) for d in self._admin("GET", "departments")]
+
+    def list_people(self) -> list[ft.ForecastPerson]:
+        """Team members: neither system users nor the person who owns the API key."""
+        return [
+            ft.ForecastPerson(
+                p["id"],
+                p["first_name"],
+                p["last_name"],
+                p["email"],
+                (p.get("profile_ids") or [None])[0],
+                p["department_id"],
+                p["active"],
+            )
+            for p in self._admin("GET", "persons")
+            if not p["is_system_user"] and p["id"] != API_KEY_OWNER
+        ]
+
+    def list_profiles(self) -> list[ft.Profile]:
+        return [ft.Profile(p["id"], p["name"]) for p in self._admin("GET", "profiles")]
+
+    def create_clients(self, new) -> list[ft.ForecastClient]:
+        made = self._admin("POST", "clients", [vars(c) for c in new])
+        return [ft.ForecastClient(**{k: c.get(k) for k in ("id", *ft.CLIENT_FIELDS)}) for c in made]
+
+    def create_departments(self, new) -> list[ft.ForecastDepartment]:
+        made = self._admin("POST", "departments", [vars(d) for d in new])
+        return [ft.ForecastDepartment(d["id"], d["name"]) for d in made]
+
+    def create_people(self, new) -> list[ft.ForecastPerson]:
+        body = [
+            {k: v for k, v in vars(p).items() if k != "profile_id"} | {"profile_ids": [p.profile_id]}
+            for p in new
+        ]
+        ids = [p["id"] for p in self._admin("POST", "persons", body)]
+        return [p for p in self.list_people() if p.id in ids]
+
+
+@pytest.fixture
+def forecast_api():
+    from sandbox.forecast_api.server import ForecastApiServer
+
+    with ForecastApiServer(rate=0) as server:
+        yield server
+
+
+@pytest.fixture
+def rest_pipeline(monkeypatch, gateway, backend, airflow_db, forecast_api):
+    """A `pipeline` whose Forecast is the REST API stand-in (reached by the REST target over HTTP)."""
+    p = Pipeline(monkeypatch, gateway, backend.create(), backend.create())
+    monkeypatch.setenv("FORECAST_TARGET", "rest")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_FORECAST_DEFAULT",
+        json.dumps(forecast_api.airflow_connection(max_requests_per_second=0, retry_max_total=30)),
+    )
+    p.forecast = StandInForecast(forecast_api)
+    p.forecast_api = forecast_api
     yield p
     tasks.state_engine().dispose()
     tasks.state_engine.cache_clear()

@@ -17,9 +17,10 @@ from typing import Any
 
 from airflow.providers.standard.operators.hitl import HITLOperator
 
-from intacct import choices, report
+from intacct import apply, choices, report
 from intacct.airflow import tasks
 from intacct.entities import entity
+from intacct.refusal import SHOWN
 
 # A multi-select of more records than this is no help to anyone: narrow it, or name them in the params.
 MAX_OPTIONS = 500
@@ -81,6 +82,10 @@ class SelectIntacctRecords(_PlanSelection):
         self.records_label = e.intacct_records
         self.ids_param = e.ids_param
 
+    def _by_name(self) -> bool:
+        """Whether this deployment's Forecast target links these records by name instead of creating them."""
+        return apply.links_by_name(tasks.forecast_capabilities(), self.entity_type)
+
     def _choices(self, context) -> list[choices.Candidate]:
         """The records that may be imported (narrowed by `name_filter`), in id order."""
         params = context["params"]
@@ -89,7 +94,37 @@ class SelectIntacctRecords(_PlanSelection):
             self._plan_id(context),
             include_inactive=bool(params.get("include_inactive")),
             name_filter=params.get("name_filter"),
+            by_name=self._by_name(),
         )
+
+    def _note(self, context, lines: list[str]) -> None:
+        """The section "Selection", plus, for a target that links by name, the records it cannot import."""
+        if self._by_name():
+            params = context["params"]
+            missing = choices.without_match(
+                tasks.state_engine(),
+                self._plan_id(context),
+                include_inactive=bool(params.get("include_inactive")),
+                name_filter=params.get("name_filter"),
+            )
+            e = entity(self.entity_type)
+            lines = [
+                *lines,
+                f"{tasks.forecast_target_kind().upper()} target: Forecast's public API cannot create "
+                f"{e.forecast_records}, so only {e.intacct_records} with a Forecast {e.forecast_record} of "
+                f"the same name are offered, to be linked to it",
+                *(
+                    [
+                        f"create these {len(missing):,} in Forecast first (Admin > Departments), then run "
+                        "again: "
+                        + ", ".join(report.describe(c.key, c.name) for c in missing[:SHOWN])
+                        + (f" and {len(missing) - SHOWN:,} more" if len(missing) > SHOWN else "")
+                    ]
+                    if missing
+                    else []
+                ),
+            ]
+        super()._note(context, lines)
 
     def _select_all(self, context) -> dict[str, Any]:
         params = context["params"]
@@ -98,6 +133,7 @@ class SelectIntacctRecords(_PlanSelection):
             self._plan_id(context),
             include_inactive=bool(params.get("include_inactive")),
             name_filter=params.get("name_filter"),
+            by_name=self._by_name(),
         )
         narrowed = f" whose name contains {params['name_filter']!r}" if params.get("name_filter") else ""
         lines = [f"select_all chose {len(chosen.keys):,} importable {self.records_label}{narrowed}"]
@@ -118,6 +154,8 @@ class SelectIntacctRecords(_PlanSelection):
             return _answer(named)
         if context["params"].get("select_all"):
             return self._select_all(context)
+        if self._by_name():
+            self._note(context, [])
         offered = self._choices(context)
         if not offered:
             self.log.info("nothing in the plan can be imported; nobody is asked")

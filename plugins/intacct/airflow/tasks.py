@@ -25,10 +25,13 @@ from sqlalchemy import Engine
 from intacct import apply, choices, db, extract, migrations, report, snapshot, staging, usage
 from intacct import plan as plans
 from intacct.airflow import connections, run_params
+from intacct.airflow.forecast_hook import ForecastConnectionError, ForecastHook
 from intacct.airflow.hooks import IntacctConnectionError, IntacctHook
 from intacct.airflow.run_params import RequestRefused
+from intacct.forecast.http import ForecastApi, ForecastApiError
+from intacct.forecast.rest import RestForecastTarget
 from intacct.forecast.sql import SqlForecastTarget, ensure_forecast_schema
-from intacct.forecast.target import ForecastTarget
+from intacct.forecast.target import ForecastTarget, UnsupportedOperation
 from intacct.gateway.counter import CallCounter
 from intacct.gateway.errors import IntacctError
 from intacct.links import LinkRequestRefused
@@ -46,6 +49,12 @@ RETENTION_VARIABLE = "intacct_batch_retention"
 PLAN_PROTECTION = timedelta(days=2)
 
 
+FORECAST_TARGET_VARIABLE = "FORECAST_TARGET"
+FORECAST_TARGETS = ("sql", "rest")
+# The REST clients the current task opened (one task at a time per process, `dag.test()` included).
+_open_forecast_apis: list[ForecastApi] = []
+
+
 class WorkerSettingError(ValueError):
     """A setting in the Airflow worker's environment is not valid; the message says which and why."""
 
@@ -55,6 +64,8 @@ REFUSALS = (
     apply.ImportRefused,
     LinkRequestRefused,
     IntacctConnectionError,
+    ForecastConnectionError,
+    UnsupportedOperation,
     RequestRefused,
     WorkerSettingError,
 )
@@ -106,9 +117,40 @@ def state_engine() -> Engine:
     return engine
 
 
+def forecast_target_kind() -> str:
+    """Which Forecast adapter this deployment uses: the worker setting `FORECAST_TARGET` (`sql` or
+    `rest`) when set; otherwise `rest` when the connection `forecast_default` exists, else `sql`."""
+    raw = os.environ.get(FORECAST_TARGET_VARIABLE, "").strip().lower()
+    if raw:
+        if raw not in FORECAST_TARGETS:
+            raise WorkerSettingError(
+                f"{FORECAST_TARGET_VARIABLE}={raw!r} is not a Forecast target: use {' or '.join(FORECAST_TARGETS)}"
+            )
+        return raw
+    return "rest" if ForecastHook.is_defined() else "sql"
+
+
+def forecast_capabilities() -> frozenset[str]:
+    """What this deployment's Forecast target can do, without opening it."""
+    return (RestForecastTarget if forecast_target_kind() == "rest" else SqlForecastTarget).capabilities
+
+
 def forecast_target() -> ForecastTarget:
-    """Forecast through the SQL adapter. The embedded default database gets its schema on first use."""
+    """Forecast through the adapter `forecast_target_kind` names. The REST adapter's calls are counted
+    into the run's usage when the task's `reporting` block ends; the SQL adapter's embedded default
+    database gets its schema on first use."""
+    if forecast_target_kind() == "rest":
+        target = ForecastHook().get_target()
+        _open_forecast_apis.append(target.api)
+        return target
     return SqlForecastTarget(_forecast_engine(connections.forecast_db_url()))
+
+
+def _record_forecast_calls(engine: Engine, run: RunContext) -> None:
+    while _open_forecast_apis:
+        api = _open_forecast_apis.pop()
+        usage.record_forecast_calls(engine, run.usage_key, api.calls.drain())
+        api.close()
 
 
 @cache
@@ -121,7 +163,8 @@ def _forecast_engine(url: str) -> Engine:
 
 @contextmanager
 def reporting(run: RunContext) -> Iterator[Engine]:
-    """Record a refusal or failure in the run's report before the task fails with one clear sentence."""
+    """Record a refusal or failure in the run's report before the task fails with one clear sentence;
+    whatever happened, count the Forecast API calls the task made."""
     engine = state_engine()
     try:
         yield engine
@@ -138,7 +181,7 @@ def reporting(run: RunContext) -> Iterator[Engine]:
             details={"Refused": list(problems)} if len(problems) > SHOWN else {},
         )
         raise AirflowFailException(f"{exc} (report {report_id})") from None
-    except IntacctError as exc:
+    except (IntacctError, ForecastApiError) as exc:
         if exc.retryable:
             # The task's own retries may still get through: note it, and let the report task judge the
             # run from the final task states.
@@ -156,6 +199,8 @@ def reporting(run: RunContext) -> Iterator[Engine]:
         note = f"{type(exc).__name__}: {exc}"
         report.update_report(engine, run.dag_id, run.run_id, run.entity_type, notes=[note])
         raise
+    finally:
+        _record_forecast_calls(engine, run)
 
 
 # -- validate ----------------------------------------------------------------------------------------
@@ -270,10 +315,7 @@ def extract_intacct(
             results = [extract.ExtractResult(batch_id, spec.name, "targeted", 0, 0, None)]
         else:
             what = ", ".join(s.name for s in [spec, *sides])
-            with (
-                _cyclic_gc_held_off(),
-                intacct_client(run, engine, slots=slots, what=what) as (client, options),
-            ):
+            with intacct_client(run, engine, slots=slots, what=what) as (client, options):
                 since = extract.next_since(engine, spec) if incremental else None
                 if keys is not None:
                     results = [
@@ -305,21 +347,14 @@ def extract_intacct(
         return extracted
 
 
-@contextmanager
-def _cyclic_gc_held_off() -> Iterator[None]:
-    """Hold off the cyclic garbage collector while Intacct is read. In a task's process (Airflow, the DAG,
-    the library: some 250 MB of objects) one full collection took 0.2-0.8 s on the 2-core machine, and a
-    big read's pages set one off every second or so: one landing mid-read stalls every thread (it took the
-    team-member benchmark's extraction on PostgreSQL from 1.3-1.4x its floor to 1.7-1.9x in most runs).
-    Pages are freed by reference counting; the few cycles a read makes wait for its end."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
+def freeze_long_lived_objects(context: Mapping[str, Any] | None = None) -> None:
+    """Every task's `pre_execute` (`intacct.airflow.pipeline`): move the objects alive when the task starts
+    to the cyclic garbage collector's permanent generation (`gc.freeze()`), so its collections no longer
+    go over them; cycles the task itself makes are still collected. Airflow's supervisor forks a process
+    per task (`dag.test()` runs them all in its own), so what is frozen is that process's: garbage already
+    waiting in it stays until the process ends."""
+    # A task's process holds ~250 MB of Airflow's objects; each full pass over them took 0.2-0.8 s.
+    gc.freeze()
 
 
 def _batch_summary(result: extract.ExtractResult) -> dict[str, Any]:
@@ -440,12 +475,14 @@ def import_selected(
         )
         keys = [
             *outcome.skipped_linked,
+            *(k for k, _ in outcome.linked_by_name),
             *(k for k, _ in outcome.recovered),
             *(k for k, _ in outcome.created),
             *(k for k, _ in outcome.without_department),
             *(k for k, *_ in outcome.department_updates),
         ]
         names = report.intacct_names(engine, plan_id, keys)
+        forecast_names = report.forecast_names(engine, plan_id, [fid for _, fid in outcome.linked_by_name])
 
         def named(key: str) -> str:
             return report.describe(key, names.get(key))
@@ -454,6 +491,10 @@ def import_selected(
             "Skipped: already linked": [named(k) for k in outcome.skipped_linked],
             "Recovered from an interrupted run": [named(k) for k, _ in outcome.recovered],
             ("Would import" if outcome.dry_run else "Imported"): [named(k) for k, _ in outcome.created],
+            ("Would link by name" if outcome.dry_run else "Linked by name"): [
+                f"{named(k)} → {report.describe_forecast(request.entity_type, fid, forecast_names.get(fid))}"
+                for k, fid in outcome.linked_by_name
+            ],
         }
         if request.entity_type == "person" and request.assign_departments:
             details["Without a department (import or link it first)"] = _missing_departments(
@@ -585,7 +626,14 @@ def finish_report(run: RunContext, *, upstream_failed: bool) -> dict[str, Any]:
         run.run_id,
         run.entity_type,
         status=status,
-        api_usage=usage.summary(engine, run.usage_key, monthly_quota=quota).line(),
+        api_usage="\n\n".join(
+            line
+            for line in (
+                usage.summary(engine, run.usage_key, monthly_quota=quota).line(),
+                usage.forecast_line(engine, run.usage_key),
+            )
+            if line
+        ),
         readiness=report.readiness(engine),
     )
     final = report.get_report(engine, report_id)

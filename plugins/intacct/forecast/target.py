@@ -44,6 +44,20 @@ class UnsupportedOperation(NotImplementedError):
     """The target cannot do this at all (e.g. create departments through Forecast's public API)."""
 
 
+class PartialWrite(Exception):
+    """A create call of an adapter without transactions failed after writing some of its records.
+
+    `created` holds those records, in input order (the first `len(created)` of the input); `cause` is
+    the failure. The records after them were not written, except perhaps the one that failed when
+    `cause` leaves its outcome open: crash recovery settles that one.
+    """
+
+    def __init__(self, created: Sequence[object], cause: Exception):
+        self.created = list(created)
+        self.cause = cause
+        super().__init__(f"{cause} (after {len(self.created)} record(s) of the call were created)")
+
+
 class RecordNotFound(LookupError):
     """An id that does not exist in Forecast; `entity` and `ids` say which."""
 
@@ -80,7 +94,7 @@ class ForecastPerson:
     first_name: str | None
     last_name: str | None
     email: str | None
-    profile_id: int
+    profile_id: int | None  # None when the target does not report it (the REST API, per person only)
     department_id: int | None
     active: bool
 
@@ -142,6 +156,17 @@ class NewPerson:
         _check_person_fields(vars(self))
         if not (self.first_name or "").strip() and not (self.last_name or "").strip():
             raise ValueError(f"person {self.email!r}: first_name and last_name are both empty")
+
+
+def created_from(record: object, payload: object) -> bool:
+    """Whether `record` is what creating `payload` made: how a write whose outcome is unknown is found.
+
+    People are found by email, their sign-in to Forecast (unique there, and the one field every adapter
+    reports as given); other records by every field of the payload.
+    """
+    if isinstance(payload, NewPerson):
+        return (getattr(record, "email", None) or "").lower() == payload.email.lower()
+    return all(getattr(record, name, None) == value for name, value in vars(payload).items())
 
 
 # --- validation of updates -------------------------------------------------------------------------
@@ -235,7 +260,9 @@ class ForecastTarget(ABC):
     Contract for every adapter:
     - `list_*` return every record, ordered by id.
     - `create_*` take any number of records and return them, with their new ids, in input order. One call
-      is one unit: it writes all records or none (validation first, then the writes).
+      is one unit: it writes all records or none (validation first, then the writes). An adapter that
+      cannot promise that (no transactions) validates first and raises `PartialWrite` with the records
+      written when a write fails after others succeeded.
     - `update_*` change only the fields given as keyword arguments and return the record as it is then.
       Unknown field names or bad values raise ValueError; an unknown id raises `RecordNotFound`.
     - An operation outside `capabilities` raises `UnsupportedOperation`.

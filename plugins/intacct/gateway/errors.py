@@ -7,6 +7,7 @@ isinstance lists:
 - ``retryable``: sending the same request again later may succeed (throttling, 5xx, off-line service,
   dropped, stalled or trickling connections, non-XML pages from a proxy, truncated XML). A response that
   cannot become valid (hostile or malformed XML, a body over the size limit) is not retryable.
+- ``throttles``: the server asked every caller to slow down (429 / GW-0010).
 - ``reauthenticate``: the request may succeed after signing in again (an expired or invalid session).
 
 Every error carries what Intacct said (``errorno``, ``description``, ``description2``, ``correction``,
@@ -75,6 +76,7 @@ class IntacctError(Exception):
     """Base of every gateway error; also raised as is for failures no subclass describes."""
 
     retryable: ClassVar[bool] = False
+    throttles: ClassVar[bool] = False
     reauthenticate: ClassVar[bool] = False
     problem: ClassVar[str] = "Intacct reported an error"
     advice: ClassVar[str] = "look the error number up in the Sage Intacct Web Services documentation"
@@ -161,6 +163,7 @@ class ThrottledError(RetryableError):
     ``retry_after`` holds the seconds from a ``Retry-After`` header when one was given.
     """
 
+    throttles = True
     problem = "Intacct throttled the request"
     advice = (
         "too many concurrent or rapid API calls for this company; back off, and lower the client's "

@@ -1,4 +1,7 @@
-"""The one retry policy of the Intacct client.
+"""The one retry policy of the product's HTTP clients (Intacct's XML gateway, Forecast's REST API).
+
+An error tells the policy what it may do through attributes: `retryable` (sending it again may
+succeed), `throttles` (the server asked everyone to slow down) and `retry_after` (seconds it asked for).
 
 Every call this product makes to Intacct is a read, so sending a request again is always safe; what
 needs care is *when*. Transient faults back off exponentially with full jitter, under a cap per wait, a
@@ -17,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from intacct.gateway.errors import IntacctError, ServiceOfflineError, ThrottledError
+from intacct.gateway.errors import ServiceOfflineError
 
 
 @dataclass(frozen=True)
@@ -145,11 +148,11 @@ class RetryBudget:
         self._offline_since: float | None = None
         self.gave_up: str | None = None
 
-    def next_wait(self, error: IntacctError, *, attempt_started: float | None = None) -> float | None:
+    def next_wait(self, error: Exception, *, attempt_started: float | None = None) -> float | None:
         """Seconds to wait before trying again after `error`, or None when the call must fail (then
         `gave_up` says which limit ended it, if any). `attempt_started` is when the failed attempt
         began (its clock's reading): its duration is charged to the task's budget."""
-        if not error.retryable:
+        if not getattr(error, "retryable", False):
             return None
         self._attempts += 1
         now = self._clock()
@@ -173,8 +176,8 @@ class RetryBudget:
             self.gave_up = f"the task's retry budget is spent ({self._task.summary()})"
             return None
         wait = self.policy.backoff(self._attempts, self._rng)
-        if isinstance(error, ThrottledError):
-            wait = max(wait, error.retry_after or 0.0, self.policy.base_delay)
+        if getattr(error, "throttles", False):
+            wait = max(wait, getattr(error, "retry_after", None) or 0.0, self.policy.base_delay)
             self._pause.extend(wait)
         wait = min(wait, max(0.0, self.policy.max_total - elapsed), remaining)
         self._task.charge(now, now + wait, retry=True)
