@@ -40,11 +40,12 @@ sys.path[:0] = [str(REPO / "plugins"), str(REPO)]  # the library and the sandbox
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from intacct import changes, db, migrations  # noqa: E402
+from intacct import changes  # noqa: E402
 from intacct.extract import ExtractOptions, extract_full  # noqa: E402
 from intacct.gateway import requests as build  # noqa: E402
 from intacct.gateway.client import ClientConfig, IntacctClient  # noqa: E402
 from intacct.objects import DEPARTMENT  # noqa: E402
+from intacct.state import db, migrations  # noqa: E402
 from sandbox.intacct_gateway.clock import Clock  # noqa: E402
 from sandbox.intacct_gateway.gateway import DEFAULT_SENDER_ID, DEFAULT_SENDER_PASSWORD  # noqa: E402
 from sandbox.intacct_gateway.generator import DEFAULT_USER_ID, DEFAULT_USER_PASSWORD, generate_company  # noqa: E402

@@ -14,7 +14,7 @@ is the extraction's own (never the sandbox's, never an earlier run's):
 
 Each row also shows the CPU seconds the measured process spent (its writer processes not included) and
 the peak RSS of each writer process, which big extractions start to convert and store pages
-(`intacct.writers`). The "fetch only" rows are a diagnostic: the same extraction with the rows neither
+(`intacct.extract_writers`). The "fetch only" rows are a diagnostic: the same extraction with the rows neither
 converted nor stored (no writer starts).
 
 Prints one table and the speed-ups; the issue's targets are printed beside the numbers, never asserted.
@@ -80,10 +80,11 @@ def child_ours(endpoint: str, slots: int, db_url: str, *, store: bool = True) ->
     `store=False` is a diagnostic: pages are fetched and paged exactly the same, but their rows are
     neither converted nor inserted, which shows what the fetching alone costs.
     """
-    from intacct import db, extract, migrations, writers
+    from intacct import extract, extract_writers
     from intacct.gateway import requests as build
     from intacct.gateway.client import ClientConfig, IntacctClient
     from intacct.objects import CUSTOMER
+    from intacct.state import db, migrations
     from sandbox.intacct_gateway.gateway import DEFAULT_SENDER_ID, DEFAULT_SENDER_PASSWORD
     from sandbox.intacct_gateway.generator import DEFAULT_USER_ID, DEFAULT_USER_PASSWORD
     from sandbox.intacct_gateway.store import DEFAULT_COMPANY_ID
@@ -92,16 +93,16 @@ def child_ours(endpoint: str, slots: int, db_url: str, *, store: bool = True) ->
     migrations.upgrade(engine)
     fetched = []
     if not store:  # pages are counted and dropped; no writer process starts
-        writers.PageWriters.start = lambda self, processes: None
-        writers.PageWriters.put = lambda self, spec, batch_id, page, tz: fetched.append(len(page))
+        extract_writers.PageWriters.start = lambda self, processes: None
+        extract_writers.PageWriters.put = lambda self, spec, batch_id, page, tz: fetched.append(len(page))
     writer_peaks = []
-    hang_up = writers._Writer.hang_up
+    hang_up = extract_writers._Writer.hang_up
 
     def hang_up_after_reading_peak(writer):
         writer_peaks.append(_peak_rss_mb(writer.process.pid))
         hang_up(writer)
 
-    writers._Writer.hang_up = hang_up_after_reading_peak
+    extract_writers._Writer.hang_up = hang_up_after_reading_peak
     rss_before = _peak_rss_mb()
     cpu_before = _cpu_seconds()
     started = time.perf_counter()
@@ -254,7 +255,7 @@ class ScratchPostgres:
         from sqlalchemy import text
         from sqlalchemy.engine import make_url
 
-        from intacct import db
+        from intacct.state import db
 
         self._text = text
         self.name = f"bench_extract_{uuid.uuid4().hex[:10]}"

@@ -26,11 +26,12 @@ sys.path[:0] = [str(REPO / "plugins")]
 from sqlalchemy import insert, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from intacct import apply, db, migrations, plan, snapshot, staging  # noqa: E402
+from intacct import apply, plan, snapshot, staging  # noqa: E402
 from intacct.forecast import sql as forecast_sql  # noqa: E402
 from intacct.forecast.target import NewClient  # noqa: E402
 from intacct.objects import CUSTOMER  # noqa: E402
-from intacct.schema import intacct_audit, intacct_link  # noqa: E402
+from intacct.state import db, migrations  # noqa: E402
+from intacct.state.schema import intacct_audit, intacct_link  # noqa: E402
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

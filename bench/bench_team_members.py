@@ -48,8 +48,8 @@ from sqlalchemy import text
 
 import bench_extract
 from bench_extract import PAGE_SIZE, PG_ADMIN_URL, REPO, ScratchPostgres, floor_seconds
-from intacct import db, migrations
 from intacct.forecast.sql import ensure_forecast_schema
+from intacct.state import db, migrations
 from sandbox.intacct_gateway.server import GatewayServer
 
 AIRFLOW = Path(sys.executable).with_name("airflow")
@@ -82,7 +82,7 @@ def airflow_env(
 
 
 class PeakRss:
-    """The peak RSS of a process and of each writer process below it (`python -m intacct.writers`), read
+    """The peak RSS of a process and of each writer process below it (`python -m intacct.extract_writers`), read
     from /proc while they run."""
 
     def __init__(self, pid: int):
@@ -120,7 +120,7 @@ class PeakRss:
     @staticmethod
     def _is_writer(pid: int) -> bool:
         try:
-            return b"intacct.writers" in Path(f"/proc/{pid}/cmdline").read_bytes()
+            return b"intacct.extract_writers" in Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             return False
 

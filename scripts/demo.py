@@ -20,9 +20,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "plugins"), str(REPO)]
 
-from intacct import db, migrations, report  # noqa: E402
+from intacct import report  # noqa: E402
 from intacct.forecast.sql import SqlForecastTarget, ensure_forecast_schema  # noqa: E402
 from intacct.forecast.target import NewClient, NewDepartment, NewPerson  # noqa: E402
+from intacct.state import db, migrations  # noqa: E402
 from sandbox.intacct_gateway.server import GatewayServer  # noqa: E402
 
 AIRFLOW = str(REPO / ".venv" / "bin" / "airflow")

@@ -32,7 +32,7 @@ os.environ.update(
 from sqlalchemy import Engine, text  # noqa: E402  (after AIRFLOW_HOME is set)
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from intacct import db, migrations, schema  # noqa: E402
+from intacct.state import db, migrations, schema  # noqa: E402
 
 # The server .ci/run and `make test` make sure of; override to point the tests at another one.
 PG_ADMIN_URL = os.environ.get("INTACCT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

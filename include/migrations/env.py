@@ -1,6 +1,6 @@
 """Alembic environment for the state database.
 
-Always driven from code (`intacct.migrations.upgrade`), which hands over an open connection: there is no
+Always driven from code (`intacct.state.migrations.upgrade`), which hands over an open connection: there is no
 alembic.ini and no URL here, so credentials never pass through Alembic's configuration.
 """
 
@@ -8,7 +8,7 @@ from alembic import context
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("run migrations with intacct.migrations.upgrade(engine), not the alembic CLI")
+    raise RuntimeError("run migrations with intacct.state.migrations.upgrade(engine), not the alembic CLI")
 
 context.configure(
     connection=connection,

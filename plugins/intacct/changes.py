@@ -35,13 +35,13 @@ from intacct.extract import (
     changed_since,
     extract_full,
 )
+from intacct.extract_writers import Page
 from intacct.gateway import requests as q
 from intacct.gateway.client import IntacctClient
 from intacct.gateway.errors import IntacctError, PermissionDeniedError, QueryError, UnknownObjectError
 from intacct.gateway.responses import Result
 from intacct.objects import ObjectSpec, convert, render_timestamp
-from intacct.schema import intacct_batch, intacct_link, staging_tables
-from intacct.writers import Page
+from intacct.state.schema import intacct_batch, intacct_link, staging_tables
 
 log = logging.getLogger(__name__)
 

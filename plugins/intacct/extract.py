@@ -30,12 +30,12 @@ from lxml.etree import _Element as Element
 from sqlalchemy import Engine
 
 from intacct import staging
+from intacct.extract_writers import Page, PageWriters
 from intacct.gateway import requests as q
 from intacct.gateway.client import IntacctClient
 from intacct.gateway.errors import IntacctError
 from intacct.gateway.responses import Result
 from intacct.objects import ObjectSpec, convert, render_timestamp
-from intacct.writers import Page, PageWriters
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class ExtractOptions:
     show_private: bool = False
     # How far an incremental read looks back before the watermark: Intacct is eventually consistent.
     overlap: timedelta = timedelta(minutes=2)
-    # Processes that convert and insert the pages of a big full extraction (see `writers.py`); 0 stores
+    # Processes that convert and insert the pages of a big full extraction (see `extract_writers.py`); 0 stores
     # every page in the calling thread. Smaller batches are always stored in the calling thread.
     writers: int = 2
 
@@ -123,7 +123,7 @@ class _Group:
         self.stop = threading.Event()
 
     def start_writers(self) -> None:
-        """Store the pages in `options.writers` processes (see `writers.py`)."""
+        """Store the pages in `options.writers` processes (see `extract_writers.py`)."""
         self.store.start(self.options.writers)
 
     def prepare(self, probes: Sequence[tuple[_Extraction, Sequence[Element]]]) -> list[list[Result]]:

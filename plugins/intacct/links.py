@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, and_, delete, insert, or_, select
 
 from intacct.entities import ENTITY_TYPES
 from intacct.refusal import Refused
-from intacct.schema import intacct_audit, intacct_link
+from intacct.state.schema import intacct_audit, intacct_link
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ import psutil
 from sqlalchemy import Connection, Engine, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from intacct.schema import intacct_apply_lock as lock_table
+from intacct.state.schema import intacct_apply_lock as lock_table
 
 log = logging.getLogger(__name__)
 
@@ -392,3 +393,9 @@ def apply_lock(
         yield hold.heartbeat
     finally:
         hold.release()
+
+
+def owner_name(run_id: str | None) -> str:
+    """A lock owner for one apply of `run_id`: run ids repeat across DAGs (scheduled__<date>), so the owner
+    must name this very apply."""
+    return f"{run_id or 'apply'}:{uuid.uuid4().hex[:12]}"

@@ -1,7 +1,7 @@
 """The Intacct objects we extract: which fields we read, their immutable keys, and how values convert.
 
 Each `ObjectSpec` is the single declaration of an object: the `query` select list, the staging table's
-columns (`schema.py` builds the tables from these specs) and the conversion of Intacct's strings into
+columns (`state/schema.py` builds the tables from these specs) and the conversion of Intacct's strings into
 typed values all come from it.
 """
 

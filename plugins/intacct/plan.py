@@ -29,8 +29,8 @@ from sqlalchemy.exc import NoResultFound
 
 from intacct import snapshot, staging
 from intacct.entities import ENTITIES, entity  # noqa: F401  (the plan's entities, re-exported)
-from intacct.schema import intacct_plan, intacct_plan_row, intacct_plan_source, intacct_plan_target
-from intacct.sql import run_file
+from intacct.state.schema import intacct_plan, intacct_plan_row, intacct_plan_source, intacct_plan_target
+from intacct.state.sql_files import run_file
 
 ACTIONS = (
     "importable",

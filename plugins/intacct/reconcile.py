@@ -33,7 +33,7 @@ from intacct import staging
 from intacct.forecast import target as ft
 from intacct.locks import apply_lock
 from intacct.objects import DEPARTMENT
-from intacct.schema import intacct_link
+from intacct.state.schema import intacct_link
 
 POLICIES = ("keep", "unlink")
 KNOWN_STATUSES = ("active", "inactive")

@@ -30,3 +30,9 @@ def summarise(items: Sequence[str], shown: int = SHOWN) -> str:
     if rest <= 0:
         return head
     return f"{head}; and {rest:,} more ({len(items):,} in all: the run report's CSV export lists each)"
+
+
+class ImportRefused(Refused):
+    """An import request that cannot be carried out; nothing was written. `problems` names each value."""
+
+    prefix = "import refused, nothing was written"

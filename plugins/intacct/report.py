@@ -26,7 +26,7 @@ from intacct import plan as plans
 from intacct import staging
 from intacct.choices import display_name
 from intacct.objects import OBJECTS
-from intacct.schema import forecast_snapshot_tables, intacct_link, run_report
+from intacct.state.schema import forecast_snapshot_tables, intacct_link, run_report
 
 # Rows listed by name in a report; the rest are counted (the CSV export has them all).
 MAX_LISTED = 25

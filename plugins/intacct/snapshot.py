@@ -26,7 +26,7 @@ from intacct.forecast.target import (
     ForecastTarget,
     Profile,
 )
-from intacct.schema import forecast_snapshot, forecast_snapshot_tables
+from intacct.state.schema import forecast_snapshot, forecast_snapshot_tables
 
 CHUNK_ROWS = 1000
 

@@ -17,7 +17,7 @@ from sqlalchemy import Column, Connection, Dialect, Engine, Table, and_, delete,
 from sqlalchemy.exc import DBAPIError
 
 from intacct.objects import ObjectSpec
-from intacct.schema import intacct_batch, staging_tables
+from intacct.state.schema import intacct_batch, staging_tables
 
 BATCH_KINDS = ("full", "incremental", "targeted")
 T = TypeVar("T")

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, insert, select, update
 
-from intacct.schema import intacct_sync_state
+from intacct.state.schema import intacct_sync_state
 
 
 @dataclass(frozen=True)

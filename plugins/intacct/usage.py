@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, func, insert, select
 
-from intacct.schema import forecast_api_usage, intacct_api_usage
+from intacct.state.schema import forecast_api_usage, intacct_api_usage
 
 # Intacct's default performance tier includes 100,000 API transactions a month.
 DEFAULT_MONTHLY_QUOTA = 100_000

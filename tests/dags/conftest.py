@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from intacct import db
 from intacct.airflow import tasks
 from intacct.forecast import target as ft
 from intacct.forecast.sql import SqlForecastTarget, ensure_forecast_schema
+from intacct.state import db
 from sandbox.intacct_gateway.clock import Clock
 from sandbox.intacct_gateway.server import GatewayServer
 

@@ -25,7 +25,7 @@ from tests.dags.conftest import sandbox_company
 
 from intacct import links, report
 from intacct.matching import client_name_key
-from intacct.schema import intacct_import_intent, intacct_link
+from intacct.state.schema import intacct_import_intent, intacct_link
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 AIRFLOW = Path(sys.executable).with_name("airflow")

@@ -9,13 +9,13 @@ from datetime import UTC, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from intacct import apply, plan, snapshot, staging
+from intacct import apply, intents, linking, locks, plan, snapshot, staging
 from intacct import links as link_store
 from intacct.forecast.sql import SqlForecastTarget, ensure_forecast_schema
 from intacct.forecast.target import NewClient, NewDepartment, NewPerson
 from intacct.links import LinkPair, LinkRequestRefused
 from intacct.objects import CUSTOMER, EMPLOYEE, USERINFO
-from intacct.schema import intacct_audit, intacct_import_intent
+from intacct.state.schema import intacct_audit, intacct_import_intent
 
 
 class Crash(RuntimeError):
@@ -407,20 +407,20 @@ def test_link_relink_and_unlink_are_checked_and_audited(world):
     a, b, c = world.target.create_clients([NewClient("Alpha"), NewClient("Beta"), NewClient("Gamma")])
     plan_id = world.plan("client", world.stage(CUSTOMER, customers(3), kind="targeted"))
 
-    outcome = apply.link_selected(
+    outcome = linking.link_selected(
         world.state,
         plan_id,
-        apply.LinkRequest("client", (LinkPair(a.id, "C1"), LinkPair(b.id, "C2"))),
+        linking.LinkRequest("client", (LinkPair(a.id, "C1"), LinkPair(b.id, "C2"))),
         run_id="r",
     )
     assert outcome.counts() == {"linked": 2, "unlinked": 0}
     assert world.linked("client") == [("C1", "link"), ("C2", "link")]
 
     with pytest.raises(LinkRequestRefused) as refused:
-        apply.link_selected(
+        linking.link_selected(
             world.state,
             plan_id,
-            apply.LinkRequest(
+            linking.LinkRequest(
                 "client",
                 (LinkPair(c.id, "C1"), LinkPair(999, "C3"), LinkPair(c.id, "NOPE"), LinkPair(a.id, "C3")),
             ),
@@ -434,8 +434,8 @@ def test_link_relink_and_unlink_are_checked_and_audited(world):
     assert f"Forecast client {a.id} is already linked to 'C1'" in problems
     assert world.linked("client") == [("C1", "link"), ("C2", "link")]  # nothing written
 
-    apply.link_selected(
-        world.state, plan_id, apply.LinkRequest("client", (LinkPair(c.id, "C1"),), relink=True), run_id="r"
+    linking.link_selected(
+        world.state, plan_id, linking.LinkRequest("client", (LinkPair(c.id, "C1"),), relink=True), run_id="r"
     )
     assert {(k.intacct_key, k.forecast_id) for k in link_store.links(world.state, "client")} == {
         ("C1", c.id),
@@ -443,8 +443,8 @@ def test_link_relink_and_unlink_are_checked_and_audited(world):
     }
 
     with pytest.raises(LinkRequestRefused, match=f"unlink {a.id}: Forecast client {a.id} is not linked"):
-        apply.link_selected(world.state, plan_id, apply.LinkRequest("client", unlink=(a.id,)), run_id="r")
-    apply.link_selected(world.state, plan_id, apply.LinkRequest("client", unlink=(b.id,)), run_id="r")
+        linking.link_selected(world.state, plan_id, linking.LinkRequest("client", unlink=(a.id,)), run_id="r")
+    linking.link_selected(world.state, plan_id, linking.LinkRequest("client", unlink=(b.id,)), run_id="r")
     assert world.linked("client") == [("C1", "link")]
 
     actions = [a for a, _ in world.audit_actions()]
@@ -459,8 +459,8 @@ def test_link_relink_and_unlink_are_checked_and_audited(world):
 def test_link_dry_run_checks_but_writes_nothing(world):
     (a,) = world.target.create_clients([NewClient("Alpha")])
     plan_id = world.plan("client", world.stage(CUSTOMER, customers(1), kind="targeted"))
-    outcome = apply.link_selected(
-        world.state, plan_id, apply.LinkRequest("client", (LinkPair(a.id, "C1"),), dry_run=True), run_id="r"
+    outcome = linking.link_selected(
+        world.state, plan_id, linking.LinkRequest("client", (LinkPair(a.id, "C1"),), dry_run=True), run_id="r"
     )
     assert outcome.counts() == {"linked": 1, "unlinked": 0} and world.linked("client") == []
 
@@ -521,23 +521,23 @@ def test_a_batch_forecast_refuses_leaves_no_intent_behind(world):
 def test_repeated_unlink_ids_are_refused_even_in_a_dry_run(world):
     (a,) = world.target.create_clients([NewClient("Alpha")])
     plan_id = world.plan("client", world.stage(CUSTOMER, customers(1), kind="targeted"))
-    apply.link_selected(
-        world.state, plan_id, apply.LinkRequest("client", (LinkPair(a.id, "C1"),)), run_id="r"
+    linking.link_selected(
+        world.state, plan_id, linking.LinkRequest("client", (LinkPair(a.id, "C1"),)), run_id="r"
     )
     with pytest.raises(LinkRequestRefused, match=f"unlink {a.id}: appears more than once"):
-        apply.link_selected(
-            world.state, plan_id, apply.LinkRequest("client", unlink=(a.id, a.id), dry_run=True), run_id="r"
+        linking.link_selected(
+            world.state, plan_id, linking.LinkRequest("client", unlink=(a.id, a.id), dry_run=True), run_id="r"
         )
 
 
 def test_a_lock_taken_over_stops_the_old_holder(world):
     # "second" sees "first" as stale at once (stale_after=0), as it would a worker silent for 15 minutes
     with (
-        apply.apply_lock(world.state, "client", "first") as heartbeat,
-        apply.apply_lock(
+        locks.apply_lock(world.state, "client", "first") as heartbeat,
+        locks.apply_lock(
             world.state, "client", "second", stale_after=timedelta(0), wait=timedelta(seconds=5)
         ),
-        pytest.raises(apply.ApplyBusy, match="taken over"),
+        pytest.raises(locks.ApplyBusy, match="taken over"),
     ):
         heartbeat()
 
@@ -570,7 +570,7 @@ def test_the_plain_rerun_after_a_crash_succeeds_though_names_repeat(world):
     assert plan.plan_counts(world.state, world.plan("client", batch))["conflict"] == 3
 
     # the rerun, as every DAG does it: settle interrupted imports, then snapshot and plan
-    settled = apply.recover_interrupted(world.state, world.target, "client", run_id="rerun")
+    settled = intents.recover_interrupted(world.state, world.target, "client", run_id="rerun")
     assert sorted(k for k, _ in settled.linked) == list(keys) and settled.dropped == []
     rerun_plan = world.plan("client", batch)
     assert plan.plan_counts(world.state, rerun_plan)["conflict"] == 0
@@ -602,8 +602,8 @@ def test_settling_drops_intents_whose_forecast_write_never_happened(world):
             run_id="dead",
             checkpoint=crash,
         )
-    settled = apply.recover_interrupted(world.state, world.target, "client", run_id="rerun")
+    settled = intents.recover_interrupted(world.state, world.target, "client", run_id="rerun")
     assert settled.linked == [] and sorted(settled.dropped) == ["C1", "C2"]
     assert world.intents() == 0 and world.target.list_clients() == []
     # nothing open: settling is a no-op that takes no lock
-    assert apply.recover_interrupted(world.state, world.target, "client", run_id="again").linked == []
+    assert intents.recover_interrupted(world.state, world.target, "client", run_id="again").linked == []

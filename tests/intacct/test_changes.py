@@ -18,7 +18,7 @@ from intacct.gateway.client import ClientConfig, IntacctClient
 from intacct.gateway.counter import CallCounter
 from intacct.gateway.retry import RetryPolicy
 from intacct.objects import DEPARTMENT
-from intacct.schema import intacct_link
+from intacct.state.schema import intacct_link
 from sandbox.intacct_gateway.clock import Clock
 from sandbox.intacct_gateway.gateway import DEFAULT_SENDER_ID, DEFAULT_SENDER_PASSWORD
 from sandbox.intacct_gateway.generator import DEFAULT_USER_ID, DEFAULT_USER_PASSWORD

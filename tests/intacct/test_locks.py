@@ -24,14 +24,14 @@ from intacct import apply, locks, plan, snapshot, staging
 from intacct import links as link_store
 from intacct.forecast.sql import SqlForecastTarget, ensure_forecast_schema
 from intacct.objects import CUSTOMER
-from intacct.schema import intacct_apply_lock, intacct_import_intent
+from intacct.state.schema import intacct_apply_lock, intacct_import_intent
 
 PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
 # A run in its own process: takes the client lock, says so, and holds it until told (or killed).
 HOLDER = """
 import sys
 from datetime import timedelta
-from intacct import db
+from intacct.state import db
 from intacct.locks import apply_lock
 
 engine = db.open_engine(sys.argv[1])
@@ -217,7 +217,7 @@ def test_a_holder_whose_lock_was_taken_over_stops_before_its_next_write(
         request = apply.ImportRequest("client", tuple(f"C{i}" for i in range(1, 7)))
 
         with pytest.raises(
-            apply.ApplyBusy,
+            locks.ApplyBusy,
             match=r"the client apply lock was taken over by intruder on \S+ pid \d+; stopping here before writing more",
         ):
             apply.import_selected(state_engine, target, plan_id, request, run_id="slow", batch_size=2)
@@ -304,8 +304,3 @@ def test_the_lease_survives_a_short_database_outage_and_is_given_up_after_a_whol
     assert "could not renew the client apply lock (OperationalError" in caplog.text
     with locks.apply_lock(state_engine, "client", "next", wait=timedelta(seconds=1)):
         assert lock_row(state_engine).owner == "next"
-
-
-def test_the_lock_is_still_importable_from_apply():
-    assert apply.apply_lock is locks.apply_lock
-    assert apply.ApplyBusy is locks.ApplyBusy

@@ -12,7 +12,7 @@ from intacct import plan, snapshot, staging
 from intacct.forecast.sql import SqlForecastTarget, ensure_forecast_schema
 from intacct.forecast.target import NewClient, NewDepartment, NewPerson
 from intacct.objects import CUSTOMER, DEPARTMENT, USERINFO
-from intacct.schema import intacct_link
+from intacct.state.schema import intacct_link
 
 
 @pytest.fixture

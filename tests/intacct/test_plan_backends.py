@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from tests.intacct.test_plan import customer, stage
 
-from intacct import db, migrations, plan, snapshot
+from intacct import plan, snapshot
 from intacct.forecast.sql import SqlForecastTarget, ensure_forecast_schema
 from intacct.forecast.target import NewClient
 from intacct.objects import CUSTOMER
+from intacct.state import db, migrations
 
 
 def _plan_reasons(factory) -> dict[str, tuple[str, str | None]]:

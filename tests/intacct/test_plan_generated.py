@@ -22,7 +22,7 @@ from intacct.gateway.client import ClientConfig, IntacctClient
 from intacct.mapping import client_values
 from intacct.matching import client_name_key
 from intacct.objects import CUSTOMER
-from intacct.schema import intacct_link
+from intacct.state.schema import intacct_link
 from sandbox.intacct_gateway.clock import Clock
 from sandbox.intacct_gateway.gateway import DEFAULT_SENDER_ID, DEFAULT_SENDER_PASSWORD
 from sandbox.intacct_gateway.generator import DEFAULT_USER_ID, DEFAULT_USER_PASSWORD

@@ -9,11 +9,12 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import event, func, insert, select
 
-from intacct import migrations, plan, report, snapshot, staging
+from intacct import plan, report, snapshot, staging
 from intacct.forecast.sql import SqlForecastTarget, ensure_forecast_schema
 from intacct.forecast.target import NewClient, NewDepartment, NewPerson
 from intacct.objects import CUSTOMER, DEPARTMENT, USERINFO
-from intacct.schema import intacct_link, run_report, stg_forecast_person
+from intacct.state import migrations
+from intacct.state.schema import intacct_link, run_report, stg_forecast_person
 
 
 def test_a_run_report_accumulates_sections_and_renders_markdown(state_engine):

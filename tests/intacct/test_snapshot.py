@@ -20,7 +20,7 @@ from intacct.forecast.target import (
     Profile,
     UnsupportedOperation,
 )
-from intacct.schema import forecast_snapshot, forecast_snapshot_tables
+from intacct.state.schema import forecast_snapshot, forecast_snapshot_tables
 
 COLLABORATOR = (Profile(-3, "Collaborator"),)
 

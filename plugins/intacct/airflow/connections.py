@@ -1,6 +1,6 @@
 """Airflow connections → SQLAlchemy URLs for the state database and the SQL Forecast target.
 
-The library below only sees URLs (`intacct.db.open_engine`); this is where connection ids become them.
+The library below only sees URLs (`intacct.state.db.open_engine`); this is where connection ids become them.
 A connection id that is not defined falls back to the embedded SQLite default under the Airflow home,
 so the demo runs on a bare machine; production defines both ids.
 """
@@ -13,7 +13,7 @@ from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 from sqlalchemy.engine import URL
 
-from intacct import db
+from intacct.state import db
 
 log = logging.getLogger(__name__)
 

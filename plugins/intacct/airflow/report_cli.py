@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from intacct import db, report
+from intacct import report
 from intacct.airflow import connections
+from intacct.state import db
 
 
 def main(argv: list[str] | None = None) -> int:

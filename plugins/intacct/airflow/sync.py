@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from intacct import apply, extract, reconcile, report, sync_state
 from intacct import changes as intacct_changes
+from intacct import extract, reconcile, report, sync_state, team_members
 from intacct import links as link_store
 from intacct.airflow import tasks as t
 from intacct.airflow.run_params import RequestRefused
@@ -212,10 +212,10 @@ def reconcile_departments(
         )
         moves = []
         if read.get("employee_batch_id"):
-            moves = apply.department_moves(engine, target, employee_batch_id=read["employee_batch_id"])
+            moves = team_members.department_moves(engine, target, employee_batch_id=read["employee_batch_id"])
             if moves and not dry_run:
                 with apply_lock(engine, "person", owner=f"{run.dag_id}/{run.run_id}") as heartbeat:
-                    apply.move_people(
+                    team_members.move_people(
                         engine, target, moves, run_id=run.run_id, actor=run.actor, heartbeat=heartbeat
                     )
         prefix = "Would be: " if dry_run else ""

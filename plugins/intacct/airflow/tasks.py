@@ -22,7 +22,7 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowFailException
 from sqlalchemy import Engine
 
-from intacct import apply, choices, db, extract, migrations, report, snapshot, staging, usage
+from intacct import apply, choices, extract, intents, linking, report, snapshot, staging, team_members, usage
 from intacct import plan as plans
 from intacct.airflow import connections, run_params
 from intacct.airflow.forecast_hook import ForecastConnectionError, ForecastHook
@@ -36,7 +36,8 @@ from intacct.gateway.counter import CallCounter
 from intacct.gateway.errors import IntacctError
 from intacct.links import LinkRequestRefused
 from intacct.objects import spec_for
-from intacct.refusal import SHOWN
+from intacct.refusal import SHOWN, ImportRefused
+from intacct.state import db, migrations
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class WorkerSettingError(ValueError):
 
 # Requests the user can get wrong: they end the run as "refused" with a message naming the values.
 REFUSALS = (
-    apply.ImportRefused,
+    ImportRefused,
     LinkRequestRefused,
     IntacctConnectionError,
     ForecastConnectionError,
@@ -218,7 +219,7 @@ def validate(
     with reporting(run) as engine:
         selected = run_params.check_request(run.entity_type, conf, params, declared, ids_param=ids_param)
         if "permission_level" in params:
-            apply.check_team_member_options(
+            team_members.check_team_member_options(
                 engine,
                 forecast_target(),
                 profile=params.get("permission_level"),
@@ -386,7 +387,7 @@ def snapshot_forecast(run: RunContext) -> dict[str, Any]:
     that run created for an unrelated one (it would read as a conflict with its own Intacct record)."""
     with reporting(run) as engine:
         target = forecast_target()
-        settled = apply.recover_interrupted(
+        settled = intents.recover_interrupted(
             engine, target, run.entity_type, run_id=run.run_id, actor=run.actor
         )
         if settled.linked or settled.dropped:
@@ -553,7 +554,7 @@ def link_chosen(
             choices.suggested_links(state_engine(), plan_id, name_filter=params.get("name_filter"))
         )
         pairs = tuple(offered[label] for label in chosen if label in offered)
-    request = apply.LinkRequest(
+    request = linking.LinkRequest(
         run.entity_type,
         links=pairs,
         unlink=run_params.forecast_ids(params.get("unlink"), "unlink"),
@@ -566,9 +567,9 @@ def link_chosen(
     return link_selected(run, plan_id, request)
 
 
-def link_selected(run: RunContext, plan_id: int, request: apply.LinkRequest) -> dict[str, int]:
+def link_selected(run: RunContext, plan_id: int, request: linking.LinkRequest) -> dict[str, int]:
     with reporting(run) as engine:
-        outcome = apply.link_selected(engine, plan_id, request, run_id=run.run_id, actor=run.actor)
+        outcome = linking.link_selected(engine, plan_id, request, run_id=run.run_id, actor=run.actor)
         linked, unlinked = (
             ("Would be linked", "Would be unlinked") if outcome.dry_run else ("Linked", "Unlinked")
         )

@@ -55,7 +55,7 @@ from intacct.forecast.target import (
     department_changes,
     person_changes,
 )
-from intacct.schema import UtcDateTime
+from intacct.state.schema import UtcDateTime
 
 # Rows per INSERT statement: well under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters.
 CHUNK_ROWS = 1000

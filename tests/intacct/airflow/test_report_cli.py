@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import json
 
-from intacct import db, migrations, report
+from intacct import report
 from intacct.airflow import report_cli
+from intacct.state import db, migrations
 
 
 def test_prints_the_latest_report_and_refuses_csv_without_a_plan(tmp_path, monkeypatch, capsys):

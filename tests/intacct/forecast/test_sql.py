@@ -6,7 +6,6 @@ import pytest
 from sqlalchemy import event, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from intacct import db
 from intacct.forecast import sql
 from intacct.forecast.sql import DEFAULT_PROFILES, SqlForecastTarget, ensure_forecast_schema
 from intacct.forecast.target import (
@@ -23,6 +22,7 @@ from intacct.forecast.target import (
     RecordNotFound,
     UnsupportedOperation,
 )
+from intacct.state import db
 
 
 @pytest.fixture
@@ -79,7 +79,7 @@ def test_ensure_schema_adds_no_defaults_when_a_profile_exists(empty_database_url
 
 
 def test_forecast_tables_are_not_in_the_state_schema():
-    from intacct import schema
+    from intacct.state import schema
 
     assert not {"client", "department", "person", "profile"} & set(schema.metadata.tables)
 

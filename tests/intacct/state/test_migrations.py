@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
-from intacct import migrations, schema
+from intacct.state import migrations, schema
 
 ADD_COLUMN_REVISION = '''
 """test-only: a later release adds a column"""
@@ -158,6 +158,6 @@ def test_migrations_refuse_to_run_from_the_alembic_cli(tmp_path):
     config = Config()
     config.set_main_option("script_location", str(migrations.migrations_dir()))
     config.set_main_option("sqlalchemy.url", f"sqlite:///{tmp_path / 'x.db'}")
-    with pytest.raises(RuntimeError, match=r"intacct\.migrations\.upgrade"):
+    with pytest.raises(RuntimeError, match=r"intacct\.state\.migrations\.upgrade"):
         command.upgrade(config, "head")
     assert not Path(tmp_path / "x.db").exists() or Path(tmp_path / "x.db").stat().st_size == 0

@@ -5,7 +5,7 @@ Turning a `query` page into staging rows and inserting them is CPU work in Pytho
 read their responses, and all of it shares one core. For a big batch, a few writer processes, each with
 its own engine, store pages as they arrive; the fetching process only hands them over.
 
-Writers are plain child processes (`python -m intacct.writers`) talking over two pipes, not a
+Writers are plain child processes (`python -m intacct.extract_writers`) talking over two pipes, not a
 multiprocessing pool: a spawned pool re-imports the parent's main module in every child (in an Airflow
 task that is the whole `airflow` CLI), and a forked one copies the locks of the fetching threads. The
 database URL, password included, goes through the pipe, never the command line.
@@ -30,8 +30,9 @@ from multiprocessing.connection import Connection, wait
 from sqlalchemy import Engine, event
 from sqlalchemy.exc import StatementError
 
-from intacct import db, staging
+from intacct import staging
 from intacct.objects import ObjectSpec, spec_for
+from intacct.state import db
 
 # One `query` page: each record's values in `ObjectSpec.select` order.
 Page = list[tuple[str | None, ...]]
@@ -121,7 +122,7 @@ class _Writer:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         try:
             self.process = subprocess.Popen(  # noqa: S603 (our own interpreter and module, no shell)
-                [sys.executable, "-m", "intacct.writers", str(pages_read), str(acks_write)],
+                [sys.executable, "-m", "intacct.extract_writers", str(pages_read), str(acks_write)],
                 pass_fds=(pages_read, acks_write),
                 env=env,
                 stdin=subprocess.DEVNULL,

@@ -17,7 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 
-from intacct.sql import include_dir
+from intacct.state.sql_files import include_dir
 
 VERSION_TABLE = "intacct_schema_version"
 # Any fixed number works: it only has to be the same for every process that migrates this database.
@@ -25,7 +25,7 @@ _PG_MIGRATION_LOCK = 74_617_001
 
 
 def migrations_dir() -> Path:
-    """Where the revisions are: `include/migrations` (see `intacct.sql.include_dir`)."""
+    """Where the revisions are: `include/migrations` (see `intacct.state.sql_files.include_dir`)."""
     return include_dir() / "migrations"
 
 

@@ -9,8 +9,9 @@ from datetime import timedelta, timezone
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from intacct import db, staging, writers
+from intacct import extract_writers, staging
 from intacct.objects import CUSTOMER
+from intacct.state import db
 
 TZ = timezone(timedelta(hours=-8))
 
@@ -37,7 +38,7 @@ def page(first: int, count: int, **overrides) -> list[tuple[str | None, ...]]:
 
 def stored_by(engine, processes: int, pages: list) -> list[dict]:
     batch_id = staging.begin_batch(engine, CUSTOMER, "full", None)
-    with writers.PageWriters(engine) as store:
+    with extract_writers.PageWriters(engine) as store:
         store.start(processes)
         assert store.processes == processes
         for records in pages:
@@ -63,12 +64,12 @@ def test_writer_processes_store_what_this_thread_stores(state_engine):
 
 def test_a_page_a_writer_cannot_store_raises_its_error_here(state_engine):
     batch_id = staging.begin_batch(state_engine, CUSTOMER, "full", None)
-    with writers.PageWriters(state_engine) as store:
+    with extract_writers.PageWriters(state_engine) as store:
         store.start(1)
         store.put(CUSTOMER, batch_id, page(1, 10, WHENMODIFIED="yesterday"), TZ)
         with pytest.raises(ValueError, match=r"CUSTOMER 1: field WHENMODIFIED has value 'yesterday'"):
             store.finish()
-    with writers.PageWriters(state_engine) as store:
+    with extract_writers.PageWriters(state_engine) as store:
         store.start(1)
         store.put(CUSTOMER, batch_id, page(1, 2000), TZ)
         store.put(CUSTOMER, batch_id, page(1, 2000), TZ)  # the same records again
@@ -81,9 +82,9 @@ def test_a_page_a_writer_cannot_store_raises_its_error_here(state_engine):
 
 
 def test_closing_does_not_wait_on_a_writer_whose_error_nobody_reads(state_engine, monkeypatch):
-    monkeypatch.setattr(writers, "_STOP_TIMEOUT", 60)
+    monkeypatch.setattr(extract_writers, "_STOP_TIMEOUT", 60)
     batch_id = staging.begin_batch(state_engine, CUSTOMER, "full", None)
-    store = writers.PageWriters(state_engine)
+    store = extract_writers.PageWriters(state_engine)
     store.start(1)
     (writer,) = store._writers
     store.put(CUSTOMER, batch_id, page(1, 10, WHENMODIFIED="yesterday"), TZ)
@@ -93,18 +94,18 @@ def test_closing_does_not_wait_on_a_writer_whose_error_nobody_reads(state_engine
 
 def test_a_writer_killed_mid_batch_is_reported_not_ignored(state_engine):
     batch_id = staging.begin_batch(state_engine, CUSTOMER, "full", None)
-    with writers.PageWriters(state_engine) as store:
+    with extract_writers.PageWriters(state_engine) as store:
         store.start(1)
         (writer,) = store._writers
         os.kill(writer.process.pid, signal.SIGKILL)
         writer.process.wait()
-        with pytest.raises(writers.WriterProcessError, match=r"exit code -9.*the batch is discarded"):
+        with pytest.raises(extract_writers.WriterProcessError, match=r"exit code -9.*the batch is discarded"):
             store.put(CUSTOMER, batch_id, page(1, 10), TZ)
             store.finish()
 
 
 def test_writers_leave_no_process_behind_and_never_see_the_url_on_a_command_line(state_engine):
-    with writers.PageWriters(state_engine) as store:
+    with extract_writers.PageWriters(state_engine) as store:
         store.start(2)
         processes = [w.process for w in store._writers]
         for process in processes:
@@ -114,7 +115,7 @@ def test_writers_leave_no_process_behind_and_never_see_the_url_on_a_command_line
 
 def test_an_in_memory_database_is_stored_in_this_process():
     engine = db.open_engine("sqlite:///:memory:")
-    store = writers.PageWriters(engine)
+    store = extract_writers.PageWriters(engine)
     store.start(2)
     assert store.processes == 0
     with pytest.raises(ValueError, match="0 or more"):

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from intacct import db, schema
+from intacct.state import db, schema
 
 
 def test_default_urls_live_under_the_airflow_home(monkeypatch, tmp_path):

@@ -15,7 +15,7 @@ _PARAM = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")
 def include_dir() -> Path:
     """This checkout's `include/` folder, or INTACCT_INCLUDE_DIR where the code is deployed apart from it."""
     override = os.environ.get("INTACCT_INCLUDE_DIR")
-    return Path(override) if override else Path(__file__).resolve().parents[2] / "include"
+    return Path(override) if override else Path(__file__).resolve().parents[3] / "include"
 
 
 @cache

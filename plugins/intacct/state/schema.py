@@ -1,7 +1,7 @@
 """The state database's tables as they are now: the shape the code reads and writes.
 
 The migrations under `include/migrations/versions/` are the history that builds this shape on an empty or
-older database; `tests/intacct/test_migrations.py` fails when the two drift apart.
+older database; `tests/intacct/state/test_migrations.py` fails when the two drift apart.
 """
 
 from __future__ import annotations
