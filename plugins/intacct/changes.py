@@ -170,12 +170,12 @@ def read_department_ids(
 ) -> ExtractResult:
     """The full compare: every record of `spec` in a `full` batch, the only kind that proves absence.
 
-    `extract_full` on one slot (whatever `options.slots` says): ceil(n / 2,000) pages, its
-    newest-modification probe (the batch's watermark: a full read needs one, no page sees every change)
-    and the sign-in; `readUserFormatting` too when the client does not know the zone. With more slots
-    the extraction adds two RECORDNO-bounds probes and, where RECORDNOs are spread unevenly, a page or
-    two: 10,000 departments cost 11 calls instead of 8 for 0.4 s less (docs/extraction.md, "Department
-    changes, hourly"). Once a day, the calls are worth more than the seconds.
+    `extract_full` on one slot (whatever `options.slots` says): ceil(n / 2,000) pages, the first of them
+    in one request with its newest-modification probe (the batch's watermark: a full read needs one, no
+    page sees every change), and the sign-in; `readUserFormatting` too when the client does not know the
+    zone. With more slots the extraction adds a highest-RECORDNO probe and, where RECORDNOs are spread
+    unevenly, a page or two, to save well under a second: once a day, the calls are worth more than the
+    seconds (docs/extraction.md, "Department changes, hourly").
     """
     one_slot = replace(options or ExtractOptions(), slots=1)
     return extract_full(client, engine, spec, run_id=run_id, options=one_slot)

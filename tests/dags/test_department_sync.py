@@ -7,6 +7,7 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 from tests.dags.conftest import sandbox_company
 from tests.dags.test_client_dags import REPO_DAGS, latest, run
+from tests.intacct.test_changes import load_unstamped_department, stamp
 
 from intacct import links, sync_state
 
@@ -186,3 +187,55 @@ def test_people_synced_with_assign_departments_follow_their_employee_to_another_
     done = latest(pipeline, SYNC)
     assert done.summary["outcome"]["reassign"] == 1
     assert f"{mover} (Forecast person {person_links[mover]})" in done.markdown
+
+
+def test_a_rename_landing_while_the_run_reads_is_applied_by_the_next_run(pipeline):
+    keys = import_all(pipeline)
+    store = pipeline.gateway.store
+    first, second = keys[0], keys[1]
+    store.update("DEPARTMENT", first, {"TITLE": "Renamed before the run"})
+
+    def while_paging(store):
+        # The run has read its page of changes: this rename lands behind its cursor.
+        store.clock.advance(30)
+        store.update("DEPARTMENT", second, {"TITLE": "Renamed while the run was reading"})
+
+    pipeline.gateway.faults.enable("data_change", object="DEPARTMENT", after_pages=1, action=while_paging)
+    try:
+        assert sync(pipeline).state == "success", latest(pipeline, SYNC).markdown
+    finally:
+        pipeline.gateway.faults.disable("data_change")
+    names = synced(pipeline)
+    assert names[first][0] == "Renamed before the run"
+    assert names[second][0] != "Renamed while the run was reading"  # not seen by this run...
+    watermark = sync_state.load(pipeline.state, "department").watermark
+    assert watermark < stamp_of(store, second)  # ...and the watermark stays before it
+
+    assert sync(pipeline).state == "success", latest(pipeline, SYNC).markdown
+    assert synced(pipeline)[second][0] == "Renamed while the run was reading"  # ...so the next run has it
+    assert latest(pipeline, SYNC).summary["outcome"]["rename"] == 1
+
+
+def test_a_department_without_whenmodified_is_read_by_its_whencreated_and_left_alone_until_imported(pipeline):
+    keys = import_all(pipeline)
+    store = pipeline.gateway.store
+    before = synced(pipeline)
+    forecast_departments = len(pipeline.forecast.list_departments())
+    later(pipeline)
+    created = load_unstamped_department(store)
+
+    assert sync(pipeline).state == "success", latest(pipeline, SYNC).markdown
+    assert "incremental" in latest(pipeline, SYNC).markdown
+    assert sync_state.load(pipeline.state, "department").watermark == created  # its WHENCREATED
+    assert synced(pipeline) == before  # not linked: the sync never touches it
+    assert len(pipeline.forecast.list_departments()) == forecast_departments
+
+    assert run("intacct_import_departments", {"department_ids": ["D-UNSTAMPED"]}).state == "success"
+    store.update("DEPARTMENT", "D-UNSTAMPED", {"TITLE": "Stamped at last"})
+    assert sync(pipeline).state == "success", latest(pipeline, SYNC).markdown
+    assert synced(pipeline)["D-UNSTAMPED"][0] == "Stamped at last"
+    assert set(synced(pipeline)) == {*keys, "D-UNSTAMPED"}
+
+
+def stamp_of(store, department_id: str):
+    return stamp(store.get("DEPARTMENT", department_id)["WHENMODIFIED"])

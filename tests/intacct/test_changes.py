@@ -77,6 +77,26 @@ def stamp(text: str) -> datetime:
     return datetime.strptime(text, "%m/%d/%Y %H:%M:%S").replace(tzinfo=SANDBOX_ZONE)
 
 
+def load_unstamped_department(store) -> str:
+    """A department Intacct never stamped with a WHENMODIFIED (only its WHENCREATED says it is new),
+    D-UNSTAMPED, created now: its WHENCREATED."""
+    created = store.clock.now()
+    store.load(
+        "DEPARTMENT",
+        [
+            {
+                "RECORDNO": store.table("DEPARTMENT").next_key,
+                "DEPARTMENTID": "D-UNSTAMPED",
+                "TITLE": "Created without a WHENMODIFIED",
+                "STATUS": "active",
+                "WHENCREATED": created,
+            }
+        ],
+    )
+    assert store.get("DEPARTMENT", "D-UNSTAMPED")["WHENMODIFIED"] == ""
+    return created
+
+
 def deletable(server) -> list[str]:
     """Departments nothing points at (no child department, no employee), which the store may delete."""
     records = server.store.records("DEPARTMENT")
@@ -144,23 +164,8 @@ def test_renames_status_changes_new_and_never_modified_departments_are_staged(ga
     store.update("DEPARTMENT", deactivated, {"STATUS": "inactive"})
     store.clock.advance(60)
     store.create("DEPARTMENT", {"DEPARTMENTID": "D-NEW", "TITLE": "Brand New"})
-    # A record Intacct never stamped with a WHENMODIFIED: only its WHENCREATED says it is new.
     store.clock.advance(60)
-    created = store.clock.now()
-    table = store.table("DEPARTMENT")
-    store.load(
-        "DEPARTMENT",
-        [
-            {
-                "RECORDNO": table.next_key,
-                "DEPARTMENTID": "D-UNSTAMPED",
-                "TITLE": "Created without a WHENMODIFIED",
-                "STATUS": "active",
-                "WHENCREATED": created,
-            }
-        ],
-    )
-    assert store.get("DEPARTMENT", "D-UNSTAMPED")["WHENMODIFIED"] == ""
+    created = load_unstamped_department(store)
 
     result = read(gateway, state_engine, full.watermark)
 
