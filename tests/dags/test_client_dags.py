@@ -133,19 +133,25 @@ def start_responder(answers, stop):
     return thread
 
 
-def test_without_ids_a_person_chooses_from_the_importable_customers(pipeline):
+def run_answering(dag_id: str, conf: dict, step: str, pick):
+    """Run a DAG while a responder answers its selection step `step` with `pick(options)`: the run and
+    the options the step offered."""
     offered = []
 
-    def pick_two(options):
+    def answer(options):
         offered.extend(options)
-        return options[:2]
+        return pick(options)
 
     stop = threading.Event()
-    start_responder({"choose_customers": pick_two}, stop)
+    start_responder({step: answer}, stop)
     try:
-        result = run("intacct_import_clients", {})
+        return run(dag_id, conf), offered
     finally:
         stop.set()
+
+
+def test_without_ids_a_person_chooses_from_the_importable_customers(pipeline):
+    result, offered = run_answering("intacct_import_clients", {}, "choose_customers", lambda o: o[:2])
     assert result.state == "success"
     visible = {
         c["CUSTOMERID"] for c in pipeline.gateway.store.records("CUSTOMER") if not c.get("MEGAENTITYID")

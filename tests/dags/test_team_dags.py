@@ -4,11 +4,9 @@ oracle of the sandbox's own records, links (named, suggested and chosen, unlink,
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from airflow.sdk.exceptions import ParamValidationError
-from tests.dags.test_client_dags import latest, run, start_responder
+from tests.dags.test_client_dags import latest, run, run_answering
 
 from intacct import links
 from intacct.forecast.target import NewPerson
@@ -44,13 +42,6 @@ def linked(pipeline, entity_type) -> dict[str, int]:
     return {link.intacct_key: link.forecast_id for link in links.links(pipeline.state, entity_type)}
 
 
-def answering(answers):
-    """Run a DAG while a responder answers its selection step."""
-    stop = threading.Event()
-    start_responder(answers, stop)
-    return stop
-
-
 # -- departments ------------------------------------------------------------------------------------
 
 
@@ -77,17 +68,7 @@ def test_department_import_with_ids_dry_run_and_rerun(pipeline):
 
 
 def test_department_import_through_the_selection_step(pipeline):
-    offered = []
-
-    def pick_two(options):
-        offered.extend(options)
-        return options[:2]
-
-    stop = answering({"choose_departments": pick_two})
-    try:
-        result = run("intacct_import_departments", {})
-    finally:
-        stop.set()
+    result, offered = run_answering("intacct_import_departments", {}, "choose_departments", lambda o: o[:2])
     assert result.state == "success"
     assert set(offered) <= {d["DEPARTMENTID"] for d in pipeline.gateway.store.records("DEPARTMENT")}
     assert sorted(linked(pipeline, "department")) == sorted(offered[:2])
@@ -176,17 +157,9 @@ def test_team_members_imported_with_a_permission_level_and_their_departments(pip
 
 
 def test_team_members_chosen_in_the_selection_step_by_name_and_email(pipeline):
-    offered = []
-
-    def pick_one(options):
-        offered.extend(options)
-        return options[:1]
-
-    stop = answering({"choose_users": pick_one})
-    try:
-        result = run("intacct_import_team_members", {"permission_level": "Collaborator"})
-    finally:
-        stop.set()
+    result, offered = run_answering(
+        "intacct_import_team_members", {"permission_level": "Collaborator"}, "choose_users", lambda o: o[:1]
+    )
     assert result.state == "success"
     assert set(offered) == {u["LOGINID"] for u in importable_users(pipeline)}
     assert sorted(linked(pipeline, "person")) == offered[:1]
@@ -259,17 +232,7 @@ def test_link_suggested_unlink_and_relink_team_members(pipeline):
         ]
     )
 
-    offered = []
-
-    def pick_all(options):
-        offered.extend(options)
-        return options
-
-    stop = answering({"choose_links": pick_all})
-    try:
-        suggested = run("intacct_link_team_members", {})
-    finally:
-        stop.set()
+    suggested, offered = run_answering("intacct_link_team_members", {}, "choose_links", lambda o: o)
     assert suggested.state == "success"
     assert any(o.startswith(f"{ada['LOGINID']} → Forecast person {twin.id} (95%") for o in offered)
     assert linked(pipeline, "person") == {ada["LOGINID"]: twin.id}

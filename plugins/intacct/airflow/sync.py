@@ -168,6 +168,9 @@ TITLES = {
     "orphan": "Orphan links (the Forecast department was deleted; never recreated)",
     "unknown_status": "Statuses the sync does not act on",
 }
+NOT_RENAMED = (
+    "Not renamed: rename these departments in Forecast (Forecast's public API cannot rename departments)"
+)
 
 
 def reconcile_departments(
@@ -219,8 +222,12 @@ def reconcile_departments(
                         engine, target, moves, run_id=run.run_id, actor=run.actor, heartbeat=heartbeat
                     )
         prefix = "Would be: " if dry_run else ""
+        # Outside a dry run a reported rename was not applied: the target cannot rename departments.
+        not_renamed = [] if dry_run else [c for c in outcome.reported if c.kind == "rename"]
         done = outcome.reported if dry_run else outcome.applied + outcome.reported
+        done = [c for c in done if c not in not_renamed]
         details = {prefix + TITLES[kind]: [c.line() for c in done if c.kind == kind] for kind in TITLES}
+        details[NOT_RENAMED] = [c.line() for c in not_renamed]
         details["Unlinked (policy unlink)"] = outcome.unlinked
         details[prefix + "Team members re-assigned (their Intacct employee moved)"] = [
             f"{key} (Forecast person {person}): department {before} → {after}"
