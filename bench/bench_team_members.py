@@ -20,9 +20,11 @@ Prints, per run: the rows and pages per object, the floor (`ceil(pages / slots) 
 all the objects together), the extraction's time (the first extraction task's start to the last one's
 end), the API calls against the pages, the apply time (`apply.import_selected`) and the import task's
 time, the DAG run's time (its start to end in Airflow's metadata: Airflow's overhead included), the peak
-RSS, and each ratio beside its target. Asserts nothing.
+RSS, the time each task spent in cyclic garbage collections (and how many were full ones), and each ratio
+beside its target. Asserts nothing.
 
     .venv/bin/python bench/bench_team_members.py [--runs 2] [--backends sqlite postgresql] [--keep]
+        [--gc-unfrozen | --gc-off]
 """
 
 from __future__ import annotations
@@ -132,19 +134,53 @@ class PeakRss:
         return main, sorted(self.peaks.values(), reverse=True)
 
 
-def child_dag_runs(admin_url: str, *, gc_off: bool = False) -> dict:
+class GcPauses:
+    """The time this process spends in cyclic garbage collections, by Airflow task (the task runner exports
+    AIRFLOW_CTX_TASK_ID as a task starts; the scheduling after it counts with it): [collections, seconds,
+    full ones, their seconds]."""
+
+    def __init__(self) -> None:
+        self.by_task: dict[str, list] = {}
+        self._started = 0.0
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        seconds = time.perf_counter() - self._started
+        pauses = self.by_task.setdefault(os.environ.get("AIRFLOW_CTX_TASK_ID", "-"), [0, 0.0, 0, 0.0])
+        pauses[0] += 1
+        pauses[1] += seconds
+        if info["generation"] == 2:
+            pauses[2] += 1
+            pauses[3] += seconds
+
+
+def child_dag_runs(admin_url: str, *, gc_off: bool = False, unfrozen: bool = False) -> dict:
     """In this (child) process: link the departments, then the measured team-member run, by `dag.test()`.
 
     The departments' run comes first in the same process, so the team-member run does not pay for
     starting `dag.test()`'s in-process execution API (about 7 s, once per process; a deployment's API
     server starts once, not per run). `apply.import_selected` is timed where the import task calls it.
     `gc_off` runs the team-member DAG with the cyclic garbage collector off: a diagnostic of what its
-    collections cost.
+    collections cost. `unfrozen` makes the tasks' `gc.freeze()` (`tasks.freeze_long_lived_objects`, their
+    `pre_execute`) do nothing: a diagnostic of what it saves.
     """
     import requests
     from airflow.dag_processing.dagbag import DagBag
 
     from intacct import apply
+    from intacct.airflow import tasks
+
+    if unfrozen:  # before the DAGs are parsed: their tasks take the function when they are made
+        tasks.freeze_long_lived_objects = lambda context=None: None
 
     applied = {}
     import_selected = apply.import_selected
@@ -167,9 +203,11 @@ def child_dag_runs(admin_url: str, *, gc_off: bool = False) -> dict:
     if gc_off:
         gc.disable()
     started = time.perf_counter()
-    run = team_members.test(run_conf=CONF)
+    with GcPauses() as pauses:
+        run = team_members.test(run_conf=CONF)
     seconds = time.perf_counter() - started
     return {
+        "gc_pauses": pauses.by_task,
         "state": run.state,
         "run_id": run.run_id,
         "test_seconds": seconds,
@@ -179,7 +217,7 @@ def child_dag_runs(admin_url: str, *, gc_off: bool = False) -> dict:
     }
 
 
-def run_child(env: dict[str, str], admin_url: str, workdir: Path, *, gc_off: bool) -> dict:
+def run_child(env: dict[str, str], admin_url: str, workdir: Path, *, gc_off: bool, unfrozen: bool) -> dict:
     """`child_dag_runs` in a child process (its output in the workdir's airflow.log), with the peak RSS
     of the processes it starts (the writer processes)."""
     result = workdir / "child.json"
@@ -188,6 +226,8 @@ def run_child(env: dict[str, str], admin_url: str, workdir: Path, *, gc_off: boo
     command = [sys.executable, str(Path(__file__).resolve()), "--child", admin_url, str(result)]
     if gc_off:
         command.append("--gc-off")
+    if unfrozen:
+        command.append("--gc-unfrozen")
     with log.open("a") as out:
         process = subprocess.Popen(
             command,
@@ -267,7 +307,7 @@ def fresh_databases(backend: str, workdir: Path, n: int, scratch: list[ScratchPo
 def measure(gateway, home, workdir, backend: str, n: int, args: argparse.Namespace, scratch) -> dict:
     state_url, forecast_url = fresh_databases(backend, workdir, n, scratch)
     env = airflow_env(home, gateway, state_url, forecast_url, args.slots)
-    child = run_child(env, gateway.admin_url, workdir, gc_off=args.gc_off)
+    child = run_child(env, gateway.admin_url, workdir, gc_off=args.gc_off, unfrozen=args.gc_unfrozen)
     counts = gateway.ledger.counts()
     requests_served = gateway.ledger.requests()
     timings = dag_run_timings(home, DAG_ID)
@@ -279,7 +319,7 @@ def measure(gateway, home, workdir, backend: str, n: int, args: argparse.Namespa
     total_pages = sum(pages.values())
     import_task = tasks["import_selected"]
     outcome = {
-        "backend": f"{backend}, no GC" if args.gc_off else backend,
+        "backend": backend + (", no GC" if args.gc_off else ", unfrozen" if args.gc_unfrozen else ""),
         "rows": {obj: batches[obj]["rows"] for obj in OBJECTS if obj in batches},
         "pages": pages,
         "floor": floor_seconds(total_pages * PAGE_SIZE, args.slots, args.latency_ms),
@@ -339,6 +379,13 @@ def print_results(results: list[dict], latency_ms: float, slots: int) -> None:
     print()
     for o in results:
         print(f"{o['backend']} tasks (s): " + ", ".join(f"{k} {v}" for k, v in o["task_seconds"].items()))
+        print(
+            f"{o['backend']} GC (s, full ones): "
+            + ", ".join(
+                f"{task} {seconds:.2f} ({full} {full_seconds:.2f})"
+                for task, (_, seconds, full, full_seconds) in o["gc_pauses"].items()
+            )
+        )
         print(f"{o['backend']} calls: " + ", ".join(f"{k} {v}" for k, v in o["calls_by_function"].items()))
         print(
             f"{o['backend']} extraction tasks: {o['extraction_tasks']}, HTTP requests: {o['requests']}, "
@@ -378,17 +425,25 @@ def main() -> None:
         help=f"the state and Forecast databases' backends (postgresql: scratch databases on {PG_ADMIN_URL})",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory, to read its logs")
-    parser.add_argument(
+    gc_diagnostics = parser.add_mutually_exclusive_group()
+    gc_diagnostics.add_argument(
         "--gc-off",
         action="store_true",
         help="a diagnostic: run the team-member DAG with the cyclic garbage collector off",
+    )
+    gc_diagnostics.add_argument(
+        "--gc-unfrozen",
+        action="store_true",
+        help="a diagnostic: the tasks' gc.freeze() (their pre_execute) does nothing",
     )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child:
         admin_url, result = args.child
-        Path(result).write_text(json.dumps(child_dag_runs(admin_url, gc_off=args.gc_off)))
+        Path(result).write_text(
+            json.dumps(child_dag_runs(admin_url, gc_off=args.gc_off, unfrozen=args.gc_unfrozen))
+        )
         return
 
     # A terminated benchmark still stops its sandbox and removes its files (the finally blocks run).

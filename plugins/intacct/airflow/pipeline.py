@@ -3,6 +3,8 @@
 `import_flow` (validate → extract → snapshot → plan → choose → import → report) and `link_flow`
 (validate → extract → snapshot → plan → choose links → link → report) wire a whole DAG for any entity
 of the registry (`intacct.entities`), so a DAG file only declares its params and documentation.
+Every task's `pre_execute` is `tasks.freeze_long_lived_objects` (the garbage collector skips what
+Airflow had alive before the task started).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ _OBJECT_TASK_NAMES = {
 
 
 def validate_task(entity_type: str, declared: Sequence[str], *, ids_param: str | None = None):
-    @task(task_id="validate")
+    @task(task_id="validate", pre_execute=t.freeze_long_lived_objects)
     def validate(**context):
         run = t.RunContext.from_airflow(context, entity_type)
         return t.validate(
@@ -37,7 +39,7 @@ def validate_task(entity_type: str, declared: Sequence[str], *, ids_param: str |
 
 
 def snapshot_task(entity_type: str):
-    @task(task_id="snapshot_forecast")
+    @task(task_id="snapshot_forecast", pre_execute=t.freeze_long_lived_objects)
     def snapshot_forecast(**context):
         return t.snapshot_forecast(t.RunContext.from_airflow(context, entity_type))
 
@@ -45,7 +47,7 @@ def snapshot_task(entity_type: str):
 
 
 def plan_task(entity_type: str, batch, snapshot):
-    @task(task_id="plan")
+    @task(task_id="plan", pre_execute=t.freeze_long_lived_objects)
     def plan(batch: dict, snapshot: dict, **context):
         return t.build_plan(t.RunContext.from_airflow(context, entity_type), batch, snapshot["snapshot_id"])
 
@@ -53,7 +55,7 @@ def plan_task(entity_type: str, batch, snapshot):
 
 
 def report_task(entity_type: str):
-    @task(task_id="report", trigger_rule=TriggerRule.ALL_DONE)
+    @task(task_id="report", trigger_rule=TriggerRule.ALL_DONE, pre_execute=t.freeze_long_lived_objects)
     def report(**context):
         run = t.RunContext.from_airflow(context, entity_type)
         return t.finish_report(run, upstream_failed=t.upstream_failed(context))
@@ -85,6 +87,7 @@ def extract_task(
         pool=defaults.INTACCT_POOL,
         pool_slots=defaults.INTACCT_SLOTS,
         **defaults.EXTRACT_RETRIES,
+        pre_execute=t.freeze_long_lived_objects,
     )
     def extract(**context):
         params = context["params"]
@@ -109,11 +112,14 @@ def import_flow(entity_type: str, declared: Sequence[str], *, side_objects: Sequ
     checked >> [batch, snapshot]
     planned = plan_task(entity_type, batch, snapshot)
     choose = SelectIntacctRecords(
-        task_id=f"choose_{e.intacct_records}", entity_type=entity_type, plan_task_id="plan"
+        task_id=f"choose_{e.intacct_records}",
+        entity_type=entity_type,
+        plan_task_id="plan",
+        pre_execute=t.freeze_long_lived_objects,
     )
     planned >> choose
 
-    @task
+    @task(pre_execute=t.freeze_long_lived_objects)
     def import_selected(plan: dict, selection: dict, batch: dict, **context):
         run = t.RunContext.from_airflow(context, entity_type)
         side_batches = batch.get("side_batches")
@@ -134,10 +140,15 @@ def link_flow(entity_type: str, declared: Sequence[str]):
     snapshot = snapshot_task(entity_type)
     checked >> [batch, snapshot]
     planned = plan_task(entity_type, batch, snapshot)
-    choose = SelectLinks(task_id="choose_links", entity_type=entity_type, plan_task_id="plan")
+    choose = SelectLinks(
+        task_id="choose_links",
+        entity_type=entity_type,
+        plan_task_id="plan",
+        pre_execute=t.freeze_long_lived_objects,
+    )
     planned >> choose
 
-    @task
+    @task(pre_execute=t.freeze_long_lived_objects)
     def link(plan: dict, selection: dict, **context):
         run = t.RunContext.from_airflow(context, entity_type)
         return t.link_chosen(run, plan["plan_id"], selection, context["params"])
@@ -156,17 +167,18 @@ def sync_flow(entity_type: str, declared: Sequence[str]):
         pool=defaults.INTACCT_POOL,
         pool_slots=defaults.INTACCT_SLOTS,
         **defaults.EXTRACT_RETRIES,
+        pre_execute=t.freeze_long_lived_objects,
     )
     def read_changes(**context):
         run = t.RunContext.from_airflow(context, entity_type)
         return sync.read_department_changes(run, context["params"], slots=defaults.INTACCT_SLOTS)
 
-    @task
+    @task(pre_execute=t.freeze_long_lived_objects)
     def reconcile(read: dict, **context):
         run = t.RunContext.from_airflow(context, entity_type)
         return sync.reconcile_departments(run, read, context["params"])
 
-    @task
+    @task(pre_execute=t.freeze_long_lived_objects)
     def commit_watermark(read: dict, **context):
         run = t.RunContext.from_airflow(context, entity_type)
         return sync.commit_watermark(run, read, context["params"])
