@@ -156,6 +156,61 @@ def test_team_members_imported_with_a_permission_level_and_their_departments(pip
     assert latest(pipeline, "intacct_import_team_members").summary["outcome"]["department_updates"] >= 1
 
 
+def test_a_team_member_dry_run_says_what_it_would_do_and_writes_nothing(pipeline):
+    wanted = [d["DEPARTMENTID"] for d in active_departments(pipeline)]
+    assert run("intacct_import_departments", {"department_ids": wanted}).state == "success"
+    keys = [u["LOGINID"] for u in importable_users(pipeline)][:5]
+
+    dry = run(
+        "intacct_import_team_members",
+        {"user_ids": keys, "permission_level": "Manager", "assign_departments": True, "dry_run": True},
+    )
+    assert dry.state == "success"
+    report = latest(pipeline, "intacct_import_team_members")
+    assert report.summary["dry_run"] is True and report.summary["outcome"]["created"] == len(keys)
+    assert "would import" in report.markdown
+    assert pipeline.forecast.list_people() == [] and linked(pipeline, "person") == {}
+
+
+@pytest.mark.parametrize(
+    ("conf", "message"),
+    [
+        ({"user_ids": ["nobody.here"]}, "'nobody.here' is not an Intacct USERINFO of this run's extraction"),
+        ({"user_ids": ["ulefevre", "ulefevre"]}, "user_ids names 'ulefevre' 2 times"),
+        ({"user_ids": ["ulefevre"], "usr_ids": ["x"]}, "unknown parameter(s) usr_ids"),
+    ],
+)
+def test_team_member_id_refusals_write_nothing(pipeline, conf, message):
+    result = run("intacct_import_team_members", {"permission_level": "Collaborator", **conf})
+    assert result.state == "failed"
+    refused = latest(pipeline, "intacct_import_team_members")
+    assert refused.status == "refused" and message in refused.markdown, refused.markdown
+    assert pipeline.forecast.list_people() == [] and linked(pipeline, "person") == {}
+
+
+def test_malformed_team_member_links_are_named_by_position(pipeline):
+    pipeline.gateway.ledger.reset()
+    result = run(
+        "intacct_link_team_members",
+        {
+            "links": [
+                {"forecast_person_id": 3},
+                {"forecast_person_id": "seven", "intacct_user_id": "ulefevre"},
+                {"forecast_person_id": 4, "intacct_user_id": ""},
+                {"forecast_person_id": 5, "intacct_user_id": "ulefevre", "email": "x"},
+            ]
+        },
+    )
+    assert result.state == "failed"
+    text = latest(pipeline, "intacct_link_team_members").markdown
+    assert "links[0] {'forecast_person_id': 3}: intacct_user_id missing" in text
+    assert "forecast_person_id must be a positive integer, got 'seven'" in text
+    assert "intacct_user_id must be a non-empty string, got ''" in text
+    assert "links[3] " in text and "unknown key(s) email" in text
+    assert pipeline.gateway.ledger.requests() == 0
+    assert linked(pipeline, "person") == {}
+
+
 def test_team_members_chosen_in_the_selection_step_by_name_and_email(pipeline):
     result, offered = run_answering(
         "intacct_import_team_members", {"permission_level": "Collaborator"}, "choose_users", lambda o: o[:1]
