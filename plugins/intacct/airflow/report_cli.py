@@ -2,13 +2,15 @@
 
     python -m intacct.airflow.report_cli [--id N] [--dag DAG_ID] [--csv plan.csv] [--lists-csv lists.csv]
 
-The state database is the one the DAGs use: the `intacct_state_db` Airflow connection, or the embedded
-default under AIRFLOW_HOME (`make report` points at the demo's).
+The state database is the one the DAGs use: the `intacct_state_db` Airflow connection (from the
+environment, a secrets backend or Airflow's metadata database), or the embedded default under
+AIRFLOW_HOME (`make report` points at the demo's).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from intacct import report
@@ -26,6 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
+    # The CLI runs where Airflow's metadata database is reachable (a scheduler's or an API server's
+    # machine): Airflow's server lookup chain also reads the connections stored there, which the SDK's
+    # default chain outside a task (environment variables and external secrets backends) does not.
+    os.environ.setdefault("_AIRFLOW_PROCESS_CONTEXT", "server")
     url = connections.state_db_url()
     engine = db.open_engine(url)
     try:
