@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 
+from ..serving import serve_until_signalled
 from .faults import FAULTS, Faults
 from .keys import DEFAULT_API_KEY
 from .server import ForecastApiServer
@@ -80,11 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Forecast sandbox API listening on {url} (API under {server.base_url}, admin view at {server.admin_url})",
         flush=True,
     )
-    stopped = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopped.set())
-    stopped.wait()
-    server.stop()
+    serve_until_signalled(server)
     return 0
 
 

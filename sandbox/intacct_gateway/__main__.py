@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from datetime import timedelta
 
+from ..serving import serve_until_signalled
 from .faults import DEFAULT_SLOTS, FAULTS, Faults
 from .gateway import DEFAULT_SENDER_ID, DEFAULT_SENDER_PASSWORD
 from .generator import DEFAULT_USER_ID, DEFAULT_USER_PASSWORD
@@ -73,11 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         f"user {DEFAULT_USER_ID} / {DEFAULT_USER_PASSWORD}; admin API at {server.admin_url}",
         flush=True,
     )
-    stopped = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopped.set())
-    stopped.wait()
-    server.stop()
+    serve_until_signalled(server)
     return 0
 
 
