@@ -43,9 +43,21 @@ class OutcomeLabel:
 
 
 _PERSON = frozenset({"person"})
-# Outcome keys (`ImportOutcome.counts`, `LinkOutcome.counts`) → their readable rows, in table order.
+_DEPARTMENT = frozenset({"department"})
+
+
+def _intacct_change(what: str) -> OutcomeLabel:
+    """A change the department sync found in Intacct: a fact, worded the same in a dry run."""
+    return OutcomeLabel(what, what, _DEPARTMENT)
+
+
+# Outcome keys (`ImportOutcome.counts`, `LinkOutcome.counts`, the sync's counts) → their readable rows,
+# in table order.
 OUTCOME_LABELS: dict[str, OutcomeLabel] = {
     "created": OutcomeLabel("imported", "would import", answer=True),
+    "linked_by_name": OutcomeLabel(
+        "linked by name (the target cannot create them)", "would link by name", _DEPARTMENT
+    ),
     "recovered": OutcomeLabel("recovered from an interrupted run", "would recover from an interrupted run"),
     "skipped_linked": OutcomeLabel("skipped: already linked", "would skip: already linked"),
     "without_department": OutcomeLabel(
@@ -56,6 +68,14 @@ OUTCOME_LABELS: dict[str, OutcomeLabel] = {
     ),
     "linked": OutcomeLabel("linked", "would link", answer=True),
     "unlinked": OutcomeLabel("unlinked", "would unlink"),
+    "rename": _intacct_change("renamed in Intacct"),
+    "move": _intacct_change("moved to another parent in Intacct"),
+    "deactivate": _intacct_change("made inactive in Intacct"),
+    "delete": _intacct_change("deleted in Intacct"),
+    "reactivate": _intacct_change("active again in Intacct"),
+    "orphan": _intacct_change("orphan links (deleted in Forecast)"),
+    "unknown_status": _intacct_change("statuses the sync does not act on"),
+    "reassign": OutcomeLabel("team members re-assigned", "would re-assign team members", _DEPARTMENT),
 }
 
 

@@ -411,3 +411,21 @@ def test_the_answer_stays_at_zero_and_unknown_counts_keep_their_key():
         ("imported", 2),
         ("skipped: already linked", 1),
     ]
+
+
+def test_departments_linked_by_name_and_the_syncs_counts_read_as_words():
+    # every import counts linked_by_name; it shows only when departments were linked by name
+    assert "linked_by_name" not in _markdown("client", {**IMPORT_COUNTS, "linked_by_name": 0})
+    assert "linked by name" not in _markdown("department", {**IMPORT_COUNTS, "linked_by_name": 0})
+    by_name = _markdown("department", {"created": 0, "linked_by_name": 3})
+    assert "| linked by name (the target cannot create them) | 3 |" in by_name
+    assert "| would link by name | 3 |" in _markdown("department", {"linked_by_name": 3}, dry_run=True)
+
+    sync = {"rename": 2, "move": 0, "deactivate": 1, "delete": 0, "reactivate": 0, "orphan": 1}
+    markdown = _markdown("department", {**sync, "unknown_status": 0, "reassign": 4})
+    assert "| renamed in Intacct | 2 |" in markdown and "| made inactive in Intacct | 1 |" in markdown
+    assert "| orphan links (deleted in Forecast) | 1 |" in markdown
+    assert "| team members re-assigned | 4 |" in markdown
+    assert "moved" not in markdown and "| rename |" not in markdown  # zeros left out, no raw keys
+    dry = _markdown("department", {**sync, "reassign": 4}, dry_run=True)
+    assert "| renamed in Intacct | 2 |" in dry and "| would re-assign team members | 4 |" in dry

@@ -20,7 +20,20 @@ START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
 # Intacct allows a company a few concurrent requests (2 by default); tasks that call it hold this many
 # slots of the `intacct_api` pool, so parallel DAG runs never exceed the company's entitlement.
 INTACCT_POOL = "intacct_api"
-INTACCT_SLOTS = int(os.environ.get("INTACCT_API_SLOTS", "2"))
+
+
+def pool_slots(value: str | None) -> int:
+    """The `INTACCT_API_SLOTS` setting as a slot count; a bad value fails the DAG's import naming it."""
+    text = (value or "2").strip()
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(
+            f"INTACCT_API_SLOTS must be a whole number of at least 1 (the Intacct requests the company may "
+            f"run at once, and the size of the {INTACCT_POOL} pool), got {value!r}"
+        )
+    return int(text)
+
+
+INTACCT_SLOTS = pool_slots(os.environ.get("INTACCT_API_SLOTS"))
 # Extraction is the only step worth retrying as a whole: the client already retries single calls.
 EXTRACT_RETRIES: dict[str, Any] = {
     "retries": 3,

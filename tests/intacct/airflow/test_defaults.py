@@ -1,11 +1,19 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 from intacct.airflow import defaults
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -95,3 +103,28 @@ def test_a_retryable_failure_notes_but_does_not_fail_the_run(monkeypatch, tmp_pa
     finally:
         tasks.state_engine().dispose()
         tasks.state_engine.cache_clear()
+
+
+def test_the_pool_slots_setting_is_a_whole_number_or_named_as_wrong():
+    assert defaults.pool_slots(None) == 2 and defaults.pool_slots(" 4 ") == 4
+    for bad in ("2.5", "two", "0", "-1"):
+        with pytest.raises(
+            ValueError, match=f"INTACCT_API_SLOTS must be a whole number of at least 1.*got '{bad}'"
+        ):
+            defaults.pool_slots(bad)
+
+
+@pytest.mark.slow
+def test_a_bad_pool_slots_setting_is_the_dags_import_error(tmp_path):
+    script = (
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        f"bag = DagBag(dag_folder={str(REPO / 'dags')!r})\n"
+        "print(sorted(bag.dags)); print(list(bag.import_errors.values())[0] if bag.import_errors else '')\n"
+    )
+    env = {**os.environ, "INTACCT_API_SLOTS": "2.5", "AIRFLOW_HOME": str(tmp_path)}
+    env["PYTHONPATH"] = f"{REPO / 'plugins'}{os.pathsep}{REPO}"
+    parsed = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    assert "INTACCT_API_SLOTS must be a whole number of at least 1" in parsed.stdout, parsed.stdout
+    assert "got '2.5'" in parsed.stdout
