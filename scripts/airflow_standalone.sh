@@ -10,6 +10,8 @@ export AIRFLOW__CORE__PLUGINS_FOLDER=$REPO/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__API__HOST=127.0.0.1
 export AIRFLOW__API__PORT=${AIRFLOW_PORT:-8080}
+# Task processes reach the execution API through the base URL, which otherwise assumes port 8080.
+export AIRFLOW__API__BASE_URL=http://127.0.0.1:$AIRFLOW__API__PORT
 SANDBOX_PORT=${SANDBOX_PORT:-18990}
 INTACCT_API_SLOTS=${INTACCT_API_SLOTS:-2}
 export INTACCT_API_SLOTS
@@ -24,6 +26,10 @@ SANDBOX_PID=$!
 trap 'kill $SANDBOX_PID 2>/dev/null || true' EXIT
 
 .venv/bin/airflow db migrate >/dev/null
+# Our state database too, before any task: the first tasks migrating a fresh SQLite file at once collide.
+PYTHONPATH=plugins .venv/bin/python -c 'from intacct.airflow.connections import state_db_url
+from intacct.state import db, migrations
+migrations.upgrade(db.open_engine(state_db_url()))' >/dev/null
 .venv/bin/airflow pools set intacct_api "$INTACCT_API_SLOTS" "Intacct API concurrency (the company's slots)" >/dev/null
 echo "Sandbox Intacct gateway: http://127.0.0.1:$SANDBOX_PORT/ia/xml/xmlgw.phtml"
 echo "Airflow UI: http://127.0.0.1:$AIRFLOW__API__PORT (admin password: $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated)"
