@@ -26,7 +26,7 @@ SANDBOX_PID=$!
 trap 'kill $SANDBOX_PID 2>/dev/null || true' EXIT
 
 .venv/bin/airflow db migrate >/dev/null
-# Our state database too, before any task: the first tasks migrating a fresh SQLite file at once collide.
+# Our state database too, before any task (as the demo, make stack and the compose init do).
 PYTHONPATH=plugins .venv/bin/python -c 'from intacct.airflow.connections import state_db_url
 from intacct.state import db, migrations
 migrations.upgrade(db.open_engine(state_db_url()))' >/dev/null

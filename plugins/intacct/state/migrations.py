@@ -43,9 +43,13 @@ def upgrade(engine: Engine, revision: str = "head", *, script_location: Path | N
     """
     config = _config(script_location or migrations_dir())
     with engine.begin() as connection:
+        # Two tasks starting together must not both create the same tables: the second waits for the
+        # first's transaction, then finds the database at head.
         if connection.dialect.name == "postgresql":
-            # Two tasks starting together must not both create the same tables.
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+        elif connection.dialect.name == "sqlite":
+            # pysqlite opens a transaction only before DML, so DDL would run (and commit) unlocked.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
     return current_revision(engine)

@@ -161,3 +161,37 @@ def test_migrations_refuse_to_run_from_the_alembic_cli(tmp_path):
     with pytest.raises(RuntimeError, match=r"intacct\.state\.migrations\.upgrade"):
         command.upgrade(config, "head")
     assert not Path(tmp_path / "x.db").exists() or Path(tmp_path / "x.db").stat().st_size == 0
+
+
+def _migrate_when_released(url: str, release, results) -> None:
+    """In a child process: wait for the start signal, then migrate (the first tasks of a new deployment)."""
+    from intacct.state import db
+
+    engine = db.open_engine(url)
+    release.wait()
+    try:
+        results.put(migrations.upgrade(engine))
+    except Exception as exc:  # the parent reports what each process hit
+        results.put(f"{type(exc).__name__}: {exc}")
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.slow
+def test_processes_migrating_a_fresh_database_at_once_all_reach_head(backend):
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")  # as separate task processes, nothing shared
+    for _ in range(3):
+        url = backend.create()
+        release, results = context.Event(), context.Queue()
+        workers = [
+            context.Process(target=_migrate_when_released, args=(url, release, results)) for _ in range(3)
+        ]
+        for worker in workers:
+            worker.start()
+        release.set()
+        for worker in workers:
+            worker.join(60)
+        outcomes = [results.get(timeout=5) for _ in workers]
+        assert outcomes == [migrations.head_revision()] * len(workers), outcomes
