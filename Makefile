@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # the tests make a throwaway one of their own.
 DEMO_AIRFLOW_HOME := $(CURDIR)/airflow_home
 
-.PHONY: install lock postgres lint format test demo airflow report clean
+.PHONY: install lock postgres lint format test demo airflow stack stack-stop report clean
 
 install: $(VENV)/.installed
 
@@ -40,6 +40,14 @@ demo: install
 
 airflow: install
 	AIRFLOW_HOME=$(DEMO_AIRFLOW_HOME) scripts/airflow_standalone.sh
+
+# make stack [STACK_ARGS="--api-port 8090"]: the Celery stack on this machine (docs/deployment.md), in var/stack;
+# make stack-stop stops what it started, by pid
+stack: install
+	$(BIN)/python scripts/stack.py start $(STACK_ARGS)
+
+stack-stop:
+	$(BIN)/python scripts/stack.py stop $(STACK_ARGS)
 
 # make report [ARGS="--id 3 --csv plan.csv"]: print a stored run report of the demo's state database
 report: install

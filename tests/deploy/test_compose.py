@@ -458,6 +458,11 @@ def test_celery_executor_with_redis_broker_and_postgres_backends(services, airfl
             )
             # psycopg 3 is the driver the lock pins; the base image's psycopg2 is not ours to rely on.
             assert url.get_driver_name() == "psycopg", f"{name}: {key} should use the psycopg driver"
+        # Without it Airflow derives an asyncpg URL, and the lock has no asyncpg.
+        async_url = make_url(env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC", "sqlite://"))
+        assert async_url.drivername == "postgresql+psycopg_async" and async_url.host == "postgres", (
+            f"{name}: AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC should be postgresql+psycopg_async on postgres"
+        )
         assert env.get("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", "").startswith(
             "http://airflow-apiserver:"
         ), f"{name}: workers reach the Execution API through the airflow-apiserver service"
@@ -465,6 +470,8 @@ def test_celery_executor_with_redis_broker_and_postgres_backends(services, airfl
     lock = (REPO / "requirements.txt").read_text(encoding="utf-8")
     for package in ("apache-airflow-providers-celery", "celery", "redis"):
         assert re.search(rf"^{package}==", lock, re.MULTILINE), f"requirements.txt does not pin {package}"
+    # ...and load together: celery 5.7 broke the provider's import, which no version check sees.
+    from airflow.providers.celery.executors.celery_executor import CeleryExecutor  # noqa: F401
 
 
 def test_every_airflow_service_reads_the_same_generated_secrets(services, airflow_services):
