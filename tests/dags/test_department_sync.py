@@ -102,13 +102,17 @@ def test_a_failed_run_loses_no_change_and_leaves_the_watermark(pipeline):
     keys = import_all(pipeline)
     watermark = sync_state.load(pipeline.state, "department").watermark
     pipeline.gateway.store.update("DEPARTMENT", keys[0], {"TITLE": "Changed while Intacct was down"})
-    pipeline.gateway.faults.enable("server_error", status=503)
+    # Intacct goes down mid-run: the sign-in is answered, every request after it gets a 503.
+    pipeline.gateway.ledger.reset()
+    pipeline.gateway.faults.enable("server_error", status=503, nth=tuple(range(2, 10_000)))
     try:
         later(pipeline)
         failed = run_without_task_retries(SYNC, {})
     finally:
         pipeline.gateway.faults.disable("server_error")
     assert failed.state == "failed"
+    ledger = pipeline.gateway.ledger
+    assert ledger.calls("getAPISession", status="success") == 1 and ledger.requests() > 1  # down mid-run
     assert sync_state.load(pipeline.state, "department").watermark == watermark
     assert sync(pipeline).state == "success"
     assert synced(pipeline)[keys[0]][0] == "Changed while Intacct was down"
