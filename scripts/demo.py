@@ -203,6 +203,11 @@ def main() -> int:
         print(f"Intacct requests served by the sandbox: {gateway.ledger.requests()}")
         state.dispose()
     print(f"demo finished in {time.monotonic() - started:.0f} s; Airflow output: {log}")
+    print(
+        "To see these runs in the Airflow UI: make airflow, then open http://127.0.0.1:8080 and sign in as "
+        "admin with the password in airflow_home/simple_auth_manager_passwords.json.generated; "
+        "make report prints a stored report again"
+    )
     return 1 if failures else 0
 
 

@@ -65,6 +65,8 @@ class ImportOutcome:
     department_updates: list[tuple[str, int, int | None, int]] = field(default_factory=list)
     # (Intacct key, Forecast id) linked by name because the target cannot create the entity
     linked_by_name: list[tuple[str, int]] = field(default_factory=list)
+    # people: (Intacct key, the Forecast department it was imported into)
+    assigned_departments: list[tuple[str, int]] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return {
@@ -72,6 +74,7 @@ class ImportOutcome:
             "linked_by_name": len(self.linked_by_name),
             "recovered": len(self.recovered),
             "skipped_linked": len(self.skipped_linked),
+            "assigned_departments": len(self.assigned_departments),
             "without_department": len(self.without_department),
             "department_updates": len(self.department_updates),
         }
@@ -294,6 +297,7 @@ def import_selected(
     if request.dry_run:
         outcome.created = [(key, None) for key in selection.to_create]
         outcome.linked_by_name = [(key, forecast_id) for key, (_, forecast_id) in selection.to_link.items()]
+        outcome.assigned_departments = _assigned_departments(selection, selection.to_create)
         return outcome
     if selection.to_link:
         outcome.linked_by_name, outcome.skipped_linked = _link_by_name(
@@ -348,9 +352,20 @@ def import_selected(
             actor=actor,
             heartbeat=heartbeat,
         )
+        outcome.assigned_departments = _assigned_departments(selection, [k for k, _ in outcome.created])
         if request.assign_departments:
             # From now on the sync keeps these people in their Intacct department.
             following = [k for k, _ in outcome.created + outcome.recovered] + outcome.skipped_linked
             with state_engine.begin() as connection:
                 link_store.follow_departments(connection, following)
     return outcome
+
+
+def _assigned_departments(selection: _Selection, keys) -> list[tuple[str, int]]:
+    """(key, Forecast department) of the people among `keys` whose payload carries a department."""
+    departments = {
+        key: department
+        for key, (_, payload) in selection.to_create.items()
+        if (department := getattr(payload, "department_id", None)) is not None
+    }
+    return [(key, departments[key]) for key in keys if key in departments]

@@ -60,6 +60,9 @@ OUTCOME_LABELS: dict[str, OutcomeLabel] = {
     ),
     "recovered": OutcomeLabel("recovered from an interrupted run", "would recover from an interrupted run"),
     "skipped_linked": OutcomeLabel("skipped: already linked", "would skip: already linked"),
+    "assigned_departments": OutcomeLabel(
+        "imported into their Intacct department", "would import into their Intacct department", _PERSON
+    ),
     "without_department": OutcomeLabel(
         "imported without a department", "would import without a department", _PERSON
     ),

@@ -129,6 +129,11 @@ def test_team_members_imported_with_a_permission_level_and_their_departments(pip
         assert person.department_id == department_links.get(oracle[key]), key
     done = latest(pipeline, "intacct_import_team_members")
     assert done.summary["outcome"]["created"] == len(keys)
+    placed = [k for k in keys if oracle[k] in department_links]
+    assert done.summary["outcome"]["assigned_departments"] == len(placed)
+    into = done.summary["details"]["Imported into their Intacct department"]
+    assert len(into) == len(placed)
+    assert any(f"Intacct department {oracle[placed[0]]} " in line for line in into)
     missing = [k for k in keys if oracle[k] not in department_links]
     listed = done.summary["details"].get("Without a department (import or link it first)", [])
     assert len(listed) == len(missing)
@@ -169,6 +174,8 @@ def test_a_team_member_dry_run_says_what_it_would_do_and_writes_nothing(pipeline
     report = latest(pipeline, "intacct_import_team_members")
     assert report.summary["dry_run"] is True and report.summary["outcome"]["created"] == len(keys)
     assert "would import" in report.markdown
+    would_go = report.summary["details"]["Would go into their Intacct department"]
+    assert len(would_go) == report.summary["outcome"]["assigned_departments"] > 0
     assert pipeline.forecast.list_people() == [] and linked(pipeline, "person") == {}
 
 

@@ -55,7 +55,11 @@ class World:
     def audit_actions(self):
         with self.state.connect() as connection:
             return [
-                r for r in connection.execute(select(intacct_audit.c.action, intacct_audit.c.intacct_key))
+                r
+                for r in connection.execute(
+                    # in the order written: without ORDER BY, PostgreSQL may reuse the space of deleted rows
+                    select(intacct_audit.c.action, intacct_audit.c.intacct_key).order_by(intacct_audit.c.id)
+                )
             ]
 
 

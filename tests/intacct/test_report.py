@@ -429,3 +429,11 @@ def test_departments_linked_by_name_and_the_syncs_counts_read_as_words():
     assert "moved" not in markdown and "| rename |" not in markdown  # zeros left out, no raw keys
     dry = _markdown("department", {**sync, "reassign": 4}, dry_run=True)
     assert "| renamed in Intacct | 2 |" in dry and "| would re-assign team members | 4 |" in dry
+
+
+def test_people_imported_into_their_department_are_counted_for_team_members_only():
+    person = _markdown("person", {**IMPORT_COUNTS, "assigned_departments": 5})
+    assert "| imported into their Intacct department | 5 |" in person
+    dry = _markdown("person", {**IMPORT_COUNTS, "assigned_departments": 5}, dry_run=True)
+    assert "| would import into their Intacct department | 5 |" in dry
+    assert "department" not in _markdown("client", {**IMPORT_COUNTS, "assigned_departments": 5})

@@ -22,7 +22,19 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowFailException
 from sqlalchemy import Engine
 
-from intacct import apply, choices, extract, intents, linking, report, snapshot, staging, team_members, usage
+from intacct import (
+    apply,
+    choices,
+    extract,
+    intents,
+    linking,
+    links,
+    report,
+    snapshot,
+    staging,
+    team_members,
+    usage,
+)
 from intacct import plan as plans
 from intacct.airflow import connections, run_params
 from intacct.airflow.forecast_hook import ForecastConnectionError, ForecastHook
@@ -498,6 +510,10 @@ def import_selected(
             ],
         }
         if request.entity_type == "person" and request.assign_departments:
+            into = "Would go into" if outcome.dry_run else "Imported into"
+            details[f"{into} their Intacct department"] = _assigned_departments(
+                engine, outcome.assigned_departments, department_batch_id, named
+            )
             details["Without a department (import or link it first)"] = _missing_departments(
                 engine, outcome.without_department, department_batch_id, named
             )
@@ -509,29 +525,47 @@ def import_selected(
         return record_outcome(engine, run, outcome.counts(), details)
 
 
-def _missing_departments(
-    engine: Engine, missing: Sequence[tuple[str, str | None]], department_batch_id: int | None, named
-) -> list[str]:
-    """Each person left without a department, with the Intacct department to import or link first."""
-    wanted = sorted({d for _, d in missing if d})
-    departments = (
+def _department_describer(engine: Engine, department_batch_id: int | None, department_ids):
+    """A function naming an Intacct department ("D100 Operations") from the run's department batch."""
+    wanted = sorted({d for d in department_ids if d})
+    rows = (
         staging.rows_by_key(engine, spec_for("DEPARTMENT"), department_batch_id, wanted)
         if department_batch_id and wanted
         else {}
     )
+    return lambda department_id: report.describe(
+        department_id, (rows.get(department_id) or {}).get("fc_name")
+    )
+
+
+def _assigned_departments(
+    engine: Engine, assigned: Sequence[tuple[str, int]], department_batch_id: int | None, named
+) -> list[str]:
+    """Each person given a Forecast department, beside the Intacct department it is linked to."""
+    intacct_keys = {link.forecast_id: link.intacct_key for link in links.links(engine, "department")}
+    department = _department_describer(
+        engine, department_batch_id, [intacct_keys.get(f) for _, f in assigned]
+    )
     lines = []
-    for key, department_id in missing:
-        if department_id is None:
-            lines.append(
-                f"{named(key)}: no Intacct employee with a department (an employee private to an entity "
-                "is read only with show_private)"
-            )
-        else:
-            title = (departments.get(department_id) or {}).get("fc_name")
-            lines.append(
-                f"{named(key)}: Intacct department {report.describe(department_id, title)} is not linked"
-            )
+    for key, forecast_department in assigned:
+        department_id = intacct_keys.get(forecast_department)
+        intacct = f"Intacct department {department(department_id)}, " if department_id else ""
+        lines.append(f"{named(key)} → {intacct}Forecast department {forecast_department}")
     return lines
+
+
+def _missing_departments(
+    engine: Engine, missing: Sequence[tuple[str, str | None]], department_batch_id: int | None, named
+) -> list[str]:
+    """Each person left without a department, with the Intacct department to import or link first."""
+    department = _department_describer(engine, department_batch_id, [d for _, d in missing])
+    return [
+        f"{named(key)}: Intacct department {department(department_id)} is not linked"
+        if department_id
+        else f"{named(key)}: no Intacct employee with a department (an employee private to an entity "
+        "is read only with show_private)"
+        for key, department_id in missing
+    ]
 
 
 def link_extraction_keys(entity_type: str, params: Mapping[str, Any]) -> list[str] | None:
