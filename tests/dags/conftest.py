@@ -24,6 +24,35 @@ def airflow_db():
     initdb()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _in_process_supervisors_close_their_selectors():
+    """`dag.test()` runs each task under an `InProcessTestSupervisor`, whose selector (an epoll file
+    descriptor) Airflow 3.3 never closes: one descriptor per task, and this suite runs thousands of tasks
+    in one process, where descriptors past 1024 make `select()` fail ("filedescriptor out of range").
+    Each is closed once its task has run; nothing in-process uses it."""
+    from airflow.sdk.execution_time.supervisor import InProcessTestSupervisor
+
+    made: list[InProcessTestSupervisor] = []
+    init, start = InProcessTestSupervisor.__init__, InProcessTestSupervisor.start.__func__
+
+    def recording_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        made.append(self)
+
+    def closing_start(cls, **kwargs):
+        try:
+            return start(cls, **kwargs)
+        finally:
+            while made:
+                made.pop().selector.close()
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(InProcessTestSupervisor, "__init__", recording_init)
+    patch.setattr(InProcessTestSupervisor, "start", classmethod(closing_start))
+    yield
+    patch.undo()
+
+
 def sandbox_company(**sizes) -> GatewayServer:
     """A sandbox gateway for DAG runs: `sizes` are GatewayServer's seed and record counts."""
     return GatewayServer(clock=Clock(datetime(2026, 11, 2, tzinfo=UTC)), **sizes)
