@@ -36,25 +36,23 @@ import math
 import os
 import shutil
 import signal
-import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import text
 
 import bench_extract
 from bench_extract import PAGE_SIZE, PG_ADMIN_URL, REPO, ScratchPostgres, floor_seconds
+from dag_runs import airflow_env, dag_run_timings, prepare_airflow_home, sql_connection, time_calls
 from intacct.forecast.sql import ensure_forecast_schema
 from intacct.state import db, migrations
 from sandbox.intacct_gateway.server import GatewayServer
 
-AIRFLOW = Path(sys.executable).with_name("airflow")
 DAG_ID = "intacct_import_team_members"
 OBJECTS = ("USERINFO", "EMPLOYEE", "DEPARTMENT")
 CONF = {"select_all": True, "permission_level": "Collaborator", "assign_departments": True}
@@ -62,25 +60,6 @@ RUN_TIMEOUT = 900  # seconds; a stuck DAG run must not keep the benchmark alive
 RSS_POLL = 0.02  # seconds between two reads of the processes' VmHWM
 TARGET_EXTRACTION = 1.5  # x the floor
 TARGET_RUN = 2.0  # x (the floor + the apply time)
-
-
-def airflow_env(
-    home: Path, gateway: GatewayServer, state_url: str, forecast_url: str, slots: int
-) -> dict[str, str]:
-    def generic(url: str) -> str:
-        return json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": url}})
-
-    return {
-        **bench_extract._child_env(),
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "INTACCT_API_SLOTS": str(slots),  # the tasks' pool slots and the extraction's requests in flight
-        "AIRFLOW_CONN_INTACCT_DEFAULT": json.dumps(gateway.airflow_connection(slots=slots)),
-        "AIRFLOW_CONN_INTACCT_STATE_DB": generic(state_url),
-        "AIRFLOW_CONN_FORECAST_DB": generic(forecast_url),
-    }
 
 
 class PeakRss:
@@ -182,17 +161,7 @@ def child_dag_runs(admin_url: str, *, gc_off: bool = False, unfrozen: bool = Fal
     if unfrozen:  # before the DAGs are parsed: their tasks take the function when they are made
         tasks.freeze_long_lived_objects = lambda context=None: None
 
-    applied = {}
-    import_selected = apply.import_selected
-
-    def timed_import(*args, **kwargs):
-        started = time.perf_counter()
-        try:
-            return import_selected(*args, **kwargs)
-        finally:
-            applied["seconds"] = time.perf_counter() - started
-
-    apply.import_selected = timed_import
+    applied = time_calls(apply, "import_selected")
     # A freshly parsed DAG for every run: dag.test() merges run_conf into the parsed DAG's params in place.
     departments = DagBag(dag_folder=str(REPO / "dags")).dags["intacct_import_departments"]
     if departments.test(run_conf={"select_all": True}).state != "success":
@@ -253,28 +222,6 @@ def run_child(env: dict[str, str], admin_url: str, workdir: Path, *, gc_off: boo
     return {**outcome, "other_peaks_mb": others}
 
 
-def _instant(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
-
-
-def dag_run_timings(home: Path, dag_id: str) -> dict:
-    """The newest run of `dag_id` in Airflow's metadata database: its run id, start, end and tasks."""
-    with sqlite3.connect(home / "airflow.db") as metadata:
-        run_id, started, ended = metadata.execute(
-            "SELECT run_id, start_date, end_date FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1",
-            (dag_id,),
-        ).fetchone()
-        rows = metadata.execute(
-            "SELECT task_id, start_date, end_date, state FROM task_instance WHERE dag_id = ? AND run_id = ?",
-            (dag_id, run_id),
-        ).fetchall()
-    tasks = {
-        task_id: {"start": _instant(start), "end": _instant(end), "state": state}
-        for task_id, start, end, state in rows
-    }
-    return {"run_id": run_id, "start": _instant(started), "end": _instant(ended), "tasks": tasks}
-
-
 def staged_batches(state_url: str, run_id: str) -> dict[str, dict]:
     """The staging batches of the run, by object."""
     engine = db.open_engine(state_url)
@@ -306,7 +253,9 @@ def fresh_databases(backend: str, workdir: Path, n: int, scratch: list[ScratchPo
 
 def measure(gateway, home, workdir, backend: str, n: int, args: argparse.Namespace, scratch) -> dict:
     state_url, forecast_url = fresh_databases(backend, workdir, n, scratch)
-    env = airflow_env(home, gateway, state_url, forecast_url, args.slots)
+    env = airflow_env(
+        home, gateway, state_url, args.slots, {"AIRFLOW_CONN_FORECAST_DB": sql_connection(forecast_url)}
+    )
     child = run_child(env, gateway.admin_url, workdir, gc_off=args.gc_off, unfrozen=args.gc_unfrozen)
     counts = gateway.ledger.counts()
     requests_served = gateway.ledger.requests()
@@ -466,16 +415,8 @@ def main() -> None:
             latency_ms=args.latency_ms,
             slots=args.slots,
         ) as gateway:
-            env = airflow_env(home, gateway, "sqlite://", "sqlite://", args.slots)
-            for command in (
-                ["db", "migrate"],
-                ["pools", "set", "intacct_api", str(args.slots), "Intacct API"],
-            ):
-                done = subprocess.run(
-                    [str(AIRFLOW), *command], env=env, capture_output=True, text=True, check=False
-                )
-                if done.returncode != 0:
-                    raise SystemExit(f"airflow {' '.join(command)} failed:\n{done.stderr[-3000:]}")
+            forecast = {"AIRFLOW_CONN_FORECAST_DB": sql_connection("sqlite://")}
+            prepare_airflow_home(airflow_env(home, gateway, "sqlite://", args.slots, forecast), args.slots)
             for backend in args.backends:
                 for n in range(1, args.runs + 1):
                     results.append(measure(gateway, home, workdir, backend, n, args, scratch))

@@ -37,6 +37,7 @@ from intacct.forecast.target import (
     Profile,
     RecordNotFound,
     UnsupportedOperation,
+    check_new_records,
     client_changes,
     created_from,
     department_changes,
@@ -70,7 +71,7 @@ class RestForecastTarget(ForecastTarget):
         return self._list(CLIENTS, _client)
 
     def create_clients(self, new: Sequence[NewClient]) -> list[ForecastClient]:
-        _check_types(new, NewClient)
+        check_new_records(new, NewClient)
         return self._create(CLIENTS, new, _client_body, _client)
 
     def update_client(self, client_id: int, **changes: Any) -> ForecastClient:
@@ -102,7 +103,7 @@ class RestForecastTarget(ForecastTarget):
 
     def create_people(self, new: Sequence[NewPerson]) -> list[ForecastPerson]:
         """Create team members; refused, with nothing written, when a profile or department is unknown."""
-        _check_types(new, NewPerson)
+        check_new_records(new, NewPerson)
         if not new:
             return []
         profiles = {p.id for p in self.list_profiles()}
@@ -194,12 +195,6 @@ class RestForecastTarget(ForecastTarget):
                 raise PartialWrite(created, error) from error
             raise
         return created
-
-
-def _check_types(new: Sequence[object], expected: type) -> None:
-    wrong = [type(r).__name__ for r in new if not isinstance(r, expected)]
-    if wrong:
-        raise TypeError(f"expected {expected.__name__} records, got {', '.join(sorted(set(wrong)))}")
 
 
 def _client_body(c: NewClient) -> dict[str, Any]:

@@ -51,6 +51,7 @@ from intacct.forecast.target import (
     NewPerson,
     Profile,
     RecordNotFound,
+    check_new_records,
     client_changes,
     department_changes,
     person_changes,
@@ -152,7 +153,7 @@ class SqlForecastTarget(ForecastTarget):
         return self._list(client, _client)
 
     def create_clients(self, new: Sequence[NewClient]) -> list[ForecastClient]:
-        _check_types(new, NewClient)
+        check_new_records(new, NewClient)
         with self._engine.begin() as connection:
             return [_client(row) for row in self._insert(connection, client, (vars(c) for c in new))]
 
@@ -167,7 +168,7 @@ class SqlForecastTarget(ForecastTarget):
         return self._list(department, _department)
 
     def create_departments(self, new: Sequence[NewDepartment]) -> list[ForecastDepartment]:
-        _check_types(new, NewDepartment)
+        check_new_records(new, NewDepartment)
         with self._engine.begin() as connection:
             return [_department(row) for row in self._insert(connection, department, (vars(d) for d in new))]
 
@@ -183,7 +184,7 @@ class SqlForecastTarget(ForecastTarget):
 
     def create_people(self, new: Sequence[NewPerson]) -> list[ForecastPerson]:
         """Create team members; refused, with nothing written, when a profile or department is unknown."""
-        _check_types(new, NewPerson)
+        check_new_records(new, NewPerson)
         with self._engine.begin() as connection:
             problems = [
                 *_unknown_references(connection, profile, "profile_id", new),
@@ -248,12 +249,6 @@ class SqlForecastTarget(ForecastTarget):
         if row is None:
             raise RecordNotFound(entity, [record_id])
         return row
-
-
-def _check_types(new: Sequence[object], expected: type) -> None:
-    wrong = [type(item).__name__ for item in new if not isinstance(item, expected)]
-    if wrong:
-        raise TypeError(f"expected {expected.__name__} items, got {', '.join(sorted(set(wrong)))}")
 
 
 def _in_input_order(

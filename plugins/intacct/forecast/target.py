@@ -158,6 +158,13 @@ class NewPerson:
             raise ValueError(f"person {self.email!r}: first_name and last_name are both empty")
 
 
+def check_new_records(new: Sequence[object], expected: type) -> None:
+    """Raise TypeError, naming the wrong types, unless every item of a `create_*` call is `expected`."""
+    wrong = [type(item).__name__ for item in new if not isinstance(item, expected)]
+    if wrong:
+        raise TypeError(f"expected {expected.__name__} items, got {', '.join(sorted(set(wrong)))}")
+
+
 def created_from(record: object, payload: object) -> bool:
     """Whether `record` is what creating `payload` made: how a write whose outcome is unknown is found.
 

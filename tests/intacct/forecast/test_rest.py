@@ -77,6 +77,15 @@ def test_an_unknown_client_id_is_record_not_found(server):
         rest_target(server).update_client(999, name="x")
 
 
+def test_create_refuses_the_wrong_record_type_before_any_request(server):
+    target = rest_target(server)
+    with pytest.raises(TypeError, match="expected NewClient items, got dict"):
+        target.create_clients([{"name": "Acme"}])
+    with pytest.raises(TypeError, match="expected NewPerson items, got NewClient"):
+        target.create_people([ft.NewClient("Acme")])
+    assert ledger(server) == []
+
+
 def test_departments_are_read_only_and_said_so(server):
     target = rest_target(server)
     assert not target.supports(ft.CREATE_DEPARTMENTS) and not target.supports(ft.UPDATE_DEPARTMENTS)
