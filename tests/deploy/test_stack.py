@@ -5,10 +5,8 @@ API and the tests check where their tasks ran, what they stored, and that `stop`
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +22,7 @@ from scripts import stack
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from tests.conftest import PG_ADMIN_URL, DatabaseFactory
+from tests.deploy.airflow_api import AirflowApi, admin_password, free_port, wait_for
 
 from intacct import report
 from intacct.state import db
@@ -36,12 +35,6 @@ RUN_TIMEOUT_S = 150
 CLIENTS_DAG = "intacct_import_clients"
 SYNC_DAG = "intacct_department_sync"
 PORT_OPTIONS = ("--api-port", "--sandbox-port", "--worker-log-port", "--triggerer-log-port")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def empty_redis_db() -> int:
@@ -60,42 +53,34 @@ def stack_command(*args: str, timeout: float = 300) -> subprocess.CompletedProce
     )
 
 
-@dataclass
-class RunningStack:
+@dataclass(kw_only=True)
+class RunningStack(AirflowApi):
+    """The stack `start` brought up: `url` is its API server's."""
+
     home: Path
-    api_url: str
     sandbox_url: str
     queue: str
     state_url: str
     start_args: list[str]
-    session: requests.Session
-
-    def api(self, method: str, path: str, **kwargs) -> dict:
-        response = self.session.request(method, f"{self.api_url}/api/v2{path}", timeout=30, **kwargs)
-        assert response.ok, f"{method} {path}: {response.status_code} {response.text[:500]}"
-        return response.json()
 
     def wait_for_dag(self, dag_id: str) -> None:
         """Until the dag-processor has parsed it: a DAG the API does not know cannot be triggered."""
-        deadline = time.monotonic() + RUN_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.session.get(f"{self.api_url}/api/v2/dags/{dag_id}", timeout=30).ok:
-                return
-            time.sleep(1)
-        pytest.fail(f"{dag_id} never appeared in the API", pytrace=False)
+        wait_for(f"{dag_id} in the API", lambda: self.get(f"/dags/{dag_id}").ok, RUN_TIMEOUT_S)
 
     def wait_for_run(self, dag_id: str, find_run) -> dict:
-        deadline = time.monotonic() + RUN_TIMEOUT_S
-        run = None
-        while time.monotonic() < deadline:
-            run = find_run()
-            if run and run["state"] in ("success", "failed"):
-                return run
-            time.sleep(2)
-        pytest.fail(f"{dag_id}: no finished run after {RUN_TIMEOUT_S} s (last seen: {run})", pytrace=False)
+        seen: list[dict | None] = [None]
 
-    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
-        return self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+        def finished() -> dict | None:
+            seen.append(run := find_run())
+            return run if run and run["state"] in ("success", "failed") else None
+
+        return wait_for(
+            f"finished run of {dag_id}",
+            finished,
+            RUN_TIMEOUT_S,
+            interval=2,
+            detail=lambda: f" (last seen: {seen[-1]})",
+        )
 
     def assert_ran_on_the_celery_worker(self, dag_id: str, run_id: str) -> list[dict]:
         """Every task instance of the run succeeded, was queued on the stack's own Celery queue (only
@@ -187,26 +172,17 @@ def running_stack(tmp_path_factory) -> Iterator[RunningStack]:
             assert f"created database {url.database}" in output, output
         passwords = stack.passwords_path(home)
         assert f"http://127.0.0.1:{api_port}" in output and str(passwords) in output, output
-        session = requests.Session()
-        token = session.post(
-            f"http://127.0.0.1:{api_port}/auth/token",
-            json={
-                "username": stack.ADMIN_USER,
-                "password": json.loads(passwords.read_text())[stack.ADMIN_USER],
-            },
-            timeout=30,
-        )
-        assert token.status_code in (200, 201), f"/auth/token: {token.status_code} {token.text[:300]}"
-        session.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
-        yield RunningStack(
+        running = RunningStack(
+            url=f"http://127.0.0.1:{api_port}",
             home=home,
-            api_url=f"http://127.0.0.1:{api_port}",
             sandbox_url=f"http://127.0.0.1:{sandbox_port}",
             queue=queue,
             state_url=state_url.render_as_string(hide_password=False),
             start_args=args,
-            session=session,
         )
+        token = running.sign_in(admin_password(passwords))
+        assert token.status_code in (200, 201), f"/auth/token: {token.status_code} {token.text[:300]}"
+        yield running
     finally:
         stopped = stack_command("stop", "--home", str(home), timeout=180)
         left = [f"{r.name} (pid {r.pid})" for r in records if r.process() is not None]
@@ -230,7 +206,7 @@ def test_a_triggered_import_runs_on_the_celery_worker_and_stores_its_report(runn
     )
     run_id = run["dag_run_id"]
     done = running_stack.wait_for_run(
-        CLIENTS_DAG, lambda: running_stack.api("GET", f"/dags/{CLIENTS_DAG}/dagRuns/{run_id}")
+        CLIENTS_DAG, lambda: running_stack.api("GET", running_stack.run_path(CLIENTS_DAG, run_id))
     )
     tis = running_stack.task_instances(CLIENTS_DAG, run_id)
     assert done["state"] == "success", f"{CLIENTS_DAG} {run_id} ended {done['state']}: " + ", ".join(

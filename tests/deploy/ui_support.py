@@ -1,27 +1,27 @@
 """The harness of the browser check (tests/deploy/test_ui.py): `make airflow` started in a process group of
-its own and stopped with it, its REST API, and headless Debian Chromium driven by Selenium.
+its own and stopped with it, its REST API (tests/deploy/airflow_api.py), and headless Debian Chromium driven
+by Selenium.
 
 Nothing here knows the pipeline's DAGs; the test says what to trigger, load and look for.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 import requests
+from scripts import stack
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
@@ -29,8 +29,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
+from tests.deploy.airflow_api import AirflowApi, admin_password, free_port, wait_for
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = stack.REPO
 STANDALONE = REPO / "scripts" / "airflow_standalone.sh"
 # A copy of every screenshot outside pytest's tmp dirs, to open after the run (git-ignored).
 SCREENSHOTS = REPO / "test-output" / "ui"
@@ -42,12 +43,6 @@ START_TIMEOUT_S = 180
 RUN_TIMEOUT_S = 180
 PAGE_TIMEOUT_S = 30
 STOP_TIMEOUT_S = 30
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def log_tail(path: Path, lines: int = 40) -> str:
@@ -87,65 +82,43 @@ def stop_group(process: subprocess.Popen) -> list[int]:
     return group_members(pgid)
 
 
-@dataclass
-class RunningAirflow:
-    """`make airflow` on free ports: its home, the UI's address, the admin's password, an API session."""
+@dataclass(kw_only=True)
+class RunningAirflow(AirflowApi):
+    """`make airflow` on free ports: its process, home and log, and the admin's password."""
 
     process: subprocess.Popen
     home: Path
-    url: str
     log: Path
     password: str = ""
-    session: requests.Session = field(default_factory=requests.Session)
 
     def wait_for(self, what: str, check: Callable[[], Any], timeout: float = RUN_TIMEOUT_S) -> Any:
         """Poll `check` until it returns something truthy; fail with the log's end when the time is up
         or standalone has stopped."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(
-                    f"airflow standalone exited ({self.process.returncode}) while waiting for {what}:\n"
-                    + log_tail(self.log),
-                    pytrace=False,
-                )
-            found = check()
-            if found:
-                return found
-            time.sleep(1)
-        pytest.fail(f"no {what} after {timeout:.0f} s; the log ends:\n{log_tail(self.log)}", pytrace=False)
 
-    def get(self, path: str) -> requests.Response:
-        return self.session.get(f"{self.url}/api/v2{path}", timeout=30)
+        def exited() -> str | None:
+            if self.process.poll() is None:
+                return None
+            return f"airflow standalone exited ({self.process.returncode})"
 
-    def api(self, method: str, path: str, **kwargs: Any) -> dict:
-        response = self.session.request(method, f"{self.url}/api/v2{path}", timeout=30, **kwargs)
-        assert response.ok, f"{method} {path}: {response.status_code} {response.text[:500]}"
-        return response.json()
+        return wait_for(
+            what, check, timeout, given_up=exited, detail=lambda: f"; the log ends:\n{log_tail(self.log)}"
+        )
 
     def sign_in_api(self) -> None:
         """The admin's password (written when the API server starts) and a JWT for the REST API."""
-        password_file = self.home / "simple_auth_manager_passwords.json.generated"
+        password_file = self.home / stack.passwords_path(self.home).name  # standalone's home is Airflow's
 
-        def token() -> str | None:
+        def token() -> bool:
             try:  # the file may not be there yet, or be half written
-                self.password = json.loads(password_file.read_text())["admin"]
+                self.password = admin_password(password_file)
             except (OSError, ValueError, KeyError):
-                return None
+                return False
             try:
-                response = requests.post(
-                    f"{self.url}/auth/token",
-                    json={"username": "admin", "password": self.password},
-                    timeout=10,
-                )
+                return self.sign_in(self.password).ok
             except requests.ConnectionError:
-                return None
-            return response.json()["access_token"] if response.ok else None
+                return False
 
-        self.session.headers["Authorization"] = f"Bearer {self.wait_for('API token', token, START_TIMEOUT_S)}"
-
-    def run_path(self, dag_id: str, run_id: str) -> str:
-        return f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}"
+        self.wait_for("API token", token, START_TIMEOUT_S)
 
     def hitl_path(self, dag_id: str, run_id: str, task_id: str) -> str:
         """The API path of a (not mapped) task's human-in-the-loop request."""
@@ -156,8 +129,7 @@ class RunningAirflow:
         return f"{self.url}/dags/{dag_id}/runs/{quote(run_id, safe='')}/tasks/{task_id}/required_actions"
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
-        tis = self.api("GET", f"{self.run_path(dag_id, run_id)}/taskInstances")["task_instances"]
-        return {ti["task_id"]: ti["state"] for ti in tis}
+        return {ti["task_id"]: ti["state"] for ti in self.task_instances(dag_id, run_id)}
 
 
 @contextmanager
@@ -238,7 +210,7 @@ def sign_in(driver: WebDriver, airflow: RunningAirflow) -> None:
     driver.get(f"{airflow.url}/")
     wait_until(driver, "the login form", lambda d: d.find_elements(By.NAME, "username"))
     assert "/auth/login" in driver.current_url, driver.current_url
-    driver.find_element(By.NAME, "username").send_keys("admin")
+    driver.find_element(By.NAME, "username").send_keys(stack.ADMIN_USER)
     driver.find_element(By.NAME, "password").send_keys(airflow.password)
     driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait_until(driver, "the UI after signing in", lambda d: "/auth/login" not in d.current_url)
