@@ -31,12 +31,9 @@ import argparse
 import json
 import math
 import os
-import shutil
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -46,7 +43,7 @@ import requests
 from sqlalchemy import select
 
 from bench_extract import PG_ADMIN_URL, REPO, ScratchPostgres
-from dag_runs import airflow_env, dag_run_timings, prepare_airflow_home, time_calls
+from dag_runs import airflow_env, bench_workdir, dag_run_timings, prepare_airflow_home, time_calls
 from intacct.state import db, migrations
 from intacct.state.schema import forecast_api_usage, intacct_plan
 from sandbox.forecast_api.server import ForecastApiServer
@@ -317,18 +314,14 @@ def main() -> None:
         Path(result).write_text(json.dumps(child_dag_runs(gateway_admin, forecast_admin, int(size))))
         return
 
-    # A terminated benchmark still stops its sandboxes and removes its files (the finally blocks run).
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print(
         f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; sizes {args.sizes}, "
         f"{args.runs} run(s) on {', '.join(args.backends)}",
         flush=True,
     )
-    workdir = Path(tempfile.mkdtemp(prefix="bench-rest-"))
-    home = workdir / "airflow_home"
-    scratch: list[ScratchPostgres] = []
     results = []
-    try:
+    with bench_workdir("bench-rest-", keep=args.keep) as (workdir, scratch):
+        home = workdir / "airflow_home"
         for size in args.sizes:
             company = math.ceil(size * COMPANY_MARGIN) + 10
             with GatewayServer(seed=1, customers=company, users=company, slots=args.slots) as gateway:
@@ -338,13 +331,6 @@ def main() -> None:
                     for n in range(1, args.runs + 1):
                         results += measure(gateway, home, workdir, backend, size, n, args.slots, scratch)
         print_results(results)
-    finally:
-        for database in scratch:
-            database.drop()
-        if args.keep:
-            print(f"kept {workdir} (the Airflow home, the SQLite databases, airflow.log)")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

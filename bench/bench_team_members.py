@@ -34,12 +34,9 @@ import gc
 import json
 import math
 import os
-import shutil
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -48,7 +45,14 @@ from sqlalchemy import text
 
 import bench_extract
 from bench_extract import PAGE_SIZE, PG_ADMIN_URL, REPO, ScratchPostgres, floor_seconds
-from dag_runs import airflow_env, dag_run_timings, prepare_airflow_home, sql_connection, time_calls
+from dag_runs import (
+    airflow_env,
+    bench_workdir,
+    dag_run_timings,
+    prepare_airflow_home,
+    sql_connection,
+    time_calls,
+)
 from intacct.forecast.sql import ensure_forecast_schema
 from intacct.state import db, migrations
 from sandbox.intacct_gateway.server import GatewayServer
@@ -395,18 +399,14 @@ def main() -> None:
         )
         return
 
-    # A terminated benchmark still stops its sandbox and removes its files (the finally blocks run).
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print(
         f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; {args.users:,} users, "
         f"{args.departments} departments; latency {args.latency_ms:.0f} ms, {args.slots} slots",
         flush=True,
     )
-    workdir = Path(tempfile.mkdtemp(prefix="bench-team-members-"))
-    home = workdir / "airflow_home"
-    scratch: list[ScratchPostgres] = []
     results = []
-    try:
+    with bench_workdir("bench-team-members-", keep=args.keep) as (workdir, scratch):
+        home = workdir / "airflow_home"
         with GatewayServer(
             seed=1,
             customers=200,
@@ -421,13 +421,6 @@ def main() -> None:
                 for n in range(1, args.runs + 1):
                     results.append(measure(gateway, home, workdir, backend, n, args, scratch))
         print_results(results, args.latency_ms, args.slots)
-    finally:
-        for database in scratch:
-            database.drop()
-        if args.keep:
-            print(f"kept {workdir} (the Airflow home, the SQLite databases, airflow.log)")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

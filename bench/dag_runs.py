@@ -1,22 +1,44 @@
-"""What the DAG benchmarks share: a throwaway Airflow home and its environment, a library call timed where
-a task makes it, and a run's timings read back from Airflow's metadata database."""
+"""What the DAG benchmarks share: their work directory, a throwaway Airflow home and its environment, a
+library call timed where a task makes it, and a run's timings read back from Airflow's metadata database."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import bench_extract
-from bench_extract import REPO
+from bench_extract import REPO, ScratchPostgres
 
 AIRFLOW = Path(sys.executable).with_name("airflow")
+
+
+@contextmanager
+def bench_workdir(prefix: str, *, keep: bool) -> Iterator[tuple[Path, list[ScratchPostgres]]]:
+    """A benchmark's work directory (its Airflow home goes in `airflow_home/`) and the list its scratch
+    PostgreSQL databases are added to: dropped and removed afterwards (unless `keep`), a SIGTERM too."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # sys.exit runs the finally below
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    scratch: list[ScratchPostgres] = []
+    try:
+        yield workdir, scratch
+    finally:
+        for database in scratch:
+            database.drop()
+        if keep:
+            print(f"kept {workdir} (the Airflow home, the SQLite databases, airflow.log)")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def sql_connection(url: str) -> str:
